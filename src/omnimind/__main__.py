@@ -1,0 +1,5 @@
+"""`python -m omnimind` is the `omnimind` command."""
+
+from omnimind.cli.main import main
+
+main()

@@ -1,0 +1,188 @@
+"""The `omnimind` command: thin faces over the `Lab` API (parse, call, print)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from omnimind.cli.common import State, console, err_console, open_lab, print_json
+from omnimind.errors import OmniMindError
+from omnimind.lab.lab import Lab, find_lab
+from omnimind.spec import ExperimentSpec, load_spec
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="OmniMind: run machine-consciousness experiments you can publish from.")
+spec_app = typer.Typer(no_args_is_help=True, help="Experiment specs.")
+runs_app = typer.Typer(no_args_is_help=True, help="Runs recorded in the lab.")
+app.add_typer(spec_app, name="spec")
+app.add_typer(runs_app, name="runs")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+@app.callback()
+def _root(lab: Annotated[Path | None, typer.Option("--lab", help="lab directory (default: $OMNIMIND_LAB, "
+                                                     "the nearest lab.toml upwards, or ./omnimind-lab)")] = None
+          ) -> None:
+    State.lab = lab
+
+
+@app.command()
+def init(path: Annotated[Path | None, typer.Argument(help="directory to create (default ./omnimind-lab)")] = None,
+         name: Annotated[str | None, typer.Option(help="lab name (default: directory name)")] = None,
+         database_url: Annotated[str, typer.Option("--database-url", help="PostgreSQL URL; empty = embedded "
+                                                   "SQLite")] = "",
+         json_out: JsonOpt = False) -> None:
+    """Create a lab: a directory with lab.toml, a database and a data folder."""
+    target = path or State.lab or Path("omnimind-lab")
+    lab = Lab.init(target, name=name, database_url=database_url)
+    info = {"path": str(lab.path), "id": lab.config.id, "database": lab.db.url.render_as_string(hide_password=True)}
+    lab.close()
+    if json_out:
+        print_json(info)
+    else:
+        console.print(f"created lab [bold]{info['path']}[/] (id {info['id']}, database {info['database']})")
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} cycles/s" if speed else "… cycles/s", style="progress.data.speed")
+
+
+@app.command()
+def run(spec_file: Annotated[Path | None, typer.Argument(help="experiment YAML (default: the built-in spec)")] = None,
+        cycles: Annotated[int | None, typer.Option(help="override the spec's cycle count")] = None,
+        seed: Annotated[int | None, typer.Option(help="override the spec's seed")] = None,
+        json_out: JsonOpt = False) -> None:
+    """Run an experiment and record it in the lab."""
+    spec = load_spec(spec_file) if spec_file else ExperimentSpec()
+    overrides = {k: v for k, v in (("cycles", cycles), ("seed", seed)) if v is not None}
+    if overrides:
+        spec = ExperimentSpec.model_validate({**spec.to_json(), **overrides})
+    with open_lab() as lab:
+        show = not json_out
+        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                            TextColumn("{task.completed:,.0f}/{task.total:,.0f}"), _RateColumn(),
+                            TimeRemainingColumn(), console=err_console, disable=not show, transient=False)
+        task = progress.add_task(f"run {spec.name}", total=spec.cycles)
+        started = time.perf_counter()
+        try:
+            with progress:
+                result = lab.run(spec, spec_dir=spec_file.parent if spec_file else None,
+                                 progress=lambda done, _total: progress.update(task, completed=done))
+        except KeyboardInterrupt:
+            last = lab.runs(limit=1)
+            if last:
+                r = last[0]
+                err_console.print(f"interrupted: run {r.id} stopped at cycle {r.cycles_done:,}; "
+                                  "its recorded data is kept")
+            raise typer.Exit(130) from None
+        elapsed = time.perf_counter() - started
+        info = result.info()
+        info["elapsed_s"] = round(elapsed, 3)
+        if json_out:
+            print_json(info)
+            return
+        console.print(f"run [bold]{info['id']}[/] {info['status']}: {info['cycles_done']:,} cycles in "
+                      f"{elapsed:.2f} s ({info['cycles_done'] / elapsed:,.0f} cycles/s)")
+        console.print(f"final state digest {info['final_digest']}")
+        console.print(f"recorded: {', '.join(f'{n} {tuple(result.array(n).shape)}' for n in info['arrays'])}")
+
+
+@spec_app.command("show")
+def spec_show(spec_file: Annotated[Path | None, typer.Argument(help="spec to validate and print (default: "
+                                                                  "the built-in one)")] = None,
+              json_out: JsonOpt = False) -> None:
+    """Print a spec (the default one unless a file is given), fully expanded."""
+    spec = load_spec(spec_file) if spec_file else ExperimentSpec()
+    if json_out:
+        print_json(spec.to_json())
+    else:
+        typer.echo(spec.to_yaml(), nl=False)
+
+
+@runs_app.command("list")
+def runs_list(status: Annotated[str | None, typer.Option(help="only runs with this status")] = None,
+              limit: Annotated[int | None, typer.Option(help="at most this many")] = None,
+              json_out: JsonOpt = False) -> None:
+    """Runs in the lab, newest first."""
+    with open_lab() as lab:
+        rows = [r.info() for r in lab.runs(status=status, limit=limit)]
+    if json_out:
+        print_json(rows)
+        return
+    table = Table("id", "name", "status", "seed", "cycles", "started", "final digest")
+    for r in rows:
+        table.add_row(r["id"], r["name"], r["status"], str(r["seed"]),
+                      f"{r['cycles_done']:,}/{r['cycles_target']:,}", r["started_at"] or "",
+                      (r["final_digest"] or "")[:16])
+    console.print(table)
+
+
+@runs_app.command("show")
+def runs_show(run_id: Annotated[str, typer.Argument(help="run id or unique prefix")], json_out: JsonOpt = False
+              ) -> None:
+    """One run: status, digests, versions, recorded arrays, events."""
+    with open_lab() as lab:
+        r = lab.get_run(run_id)
+        info = r.info()
+        info["shapes"] = {n: list(r.array(n).shape) for n in info["arrays"]}
+        info["events"] = [e.__dict__ for e in r.events]
+    if json_out:
+        print_json(info)
+        return
+    for key in ("id", "name", "status", "seed", "cycles_done", "cycles_target", "started_at", "ended_at",
+                "spec_digest", "final_digest", "host", "resumed_from", "error"):
+        if info.get(key) is not None:
+            console.print(f"[bold]{key:>14}[/] {info[key]}")
+    console.print(f"[bold]{'versions':>14}[/] " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()))
+    for n, shape in info["shapes"].items():
+        console.print(f"[bold]{'array':>14}[/] {n} {tuple(shape)}")
+    for e in info["events"]:
+        console.print(f"[bold]{'event':>14}[/] {e['time']} cycle {e['cycle']} {e['kind']}: {e['message']}")
+
+
+@runs_app.command("export")
+def runs_export(run_id: Annotated[str, typer.Argument(help="run id or unique prefix")],
+                fmt: Annotated[str, typer.Option("--format", help="npz, csv or parquet")] = "npz",
+                output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write")] = None,
+                json_out: JsonOpt = False) -> None:
+    """Export a run's recorded arrays."""
+    with open_lab() as lab:
+        r = lab.get_run(run_id)
+        dest = output or Path(f"{r.id}.{fmt}")
+        r.export(fmt, dest)
+    if json_out:
+        print_json({"run": r.id, "format": fmt, "path": str(dest)})
+    else:
+        console.print(f"wrote {dest}")
+
+
+def main() -> None:
+    """Entry point: expected failures print `error:` and `hint:` and exit 2, never a traceback."""
+    try:
+        app()
+    except OmniMindError as exc:
+        err_console.print(f"[red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        if exc.hint:
+            err_console.print(f"[yellow]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+
+
+__all__ = ["app", "find_lab", "main"]

@@ -1,0 +1,131 @@
+"""Table definitions (SQLAlchemy Core) shared by every room; migrations in `migrations/versions` create them.
+
+Each room owns a section; a change here needs a new Alembic revision that performs it.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# --- lab / runs (revision 0001) ---------------------------------------------------------------------
+
+lab_info = sa.Table(
+    "lab_info",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("tenant", sa.String(64), nullable=False, server_default="default"),
+    sa.Column("spec_json", sa.Text, nullable=False),
+    sa.Column("spec_digest", sa.String(64), nullable=False),
+    sa.Column("seed", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("started_at", sa.String(32)),
+    sa.Column("ended_at", sa.String(32)),
+    sa.Column("cycles_target", sa.BigInteger, nullable=False),
+    sa.Column("cycles_done", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("final_digest", sa.String(64)),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("versions_json", sa.Text, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("resumed_from", sa.String(32)),
+)
+
+# Recorded arrays (module states, attention, ignition, surprise, inputs) in row blocks, never one row per
+# float. `data` is the block's raw little-endian bytes, zstd-compressed when `codec` says so.
+run_chunks = sa.Table(
+    "run_chunks",
+    metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("array", sa.String(64), primary_key=True),
+    sa.Column("start", sa.BigInteger, primary_key=True),
+    sa.Column("n_rows", sa.Integer, nullable=False),
+    sa.Column("n_cols", sa.Integer, nullable=False),
+    sa.Column("dtype", sa.String(16), nullable=False),
+    sa.Column("codec", sa.String(16), nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+run_events = sa.Table(
+    "run_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("time", sa.String(32), nullable=False),
+    sa.Column("cycle", sa.BigInteger),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("data_json", sa.Text),
+)
+sa.Index("ix_run_events_run", run_events.c.run_id, run_events.c.id)
+
+# --- ledger (revision 0002) -------------------------------------------------------------------------
+# The audit ledger (omnimind.ledger, docs/ledger.md). Append-only: rows are inserted, never updated or
+# deleted (except the single head row, rewritten in the same transaction as every append).
+# `idx` is INTEGER on SQLite so it is the rowid (no second index); BIGINT elsewhere.
+
+_LEDGER_INDEX = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+ledger_entries = sa.Table(
+    "ledger_entries",
+    metadata,
+    sa.Column("idx", _LEDGER_INDEX, primary_key=True, autoincrement=False),
+    sa.Column("leaf_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("envelope", sa.LargeBinary, nullable=False),  # RFC 8785 canonical bytes = the Merkle leaf
+    # Copies of envelope fields for queries; `verify(full=True)` checks they match the envelope.
+    sa.Column("time", sa.String(32), nullable=False),
+    sa.Column("category", sa.String(32), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(128)),
+    sa.Column("run", sa.String(64)),
+    sa.Column("cycle", sa.BigInteger),
+)
+sa.Index("ix_ledger_entries_run_cycle", ledger_entries.c.run, ledger_entries.c.cycle)
+sa.Index("ix_ledger_entries_category", ledger_entries.c.category, ledger_entries.c.action)
+sa.Index("ix_ledger_entries_actor", ledger_entries.c.actor)
+sa.Index("ix_ledger_entries_time", ledger_entries.c.time)
+sa.Index("ix_ledger_entries_subject", ledger_entries.c.subject)
+
+ledger_checkpoints = sa.Table(
+    "ledger_checkpoints",
+    metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("root", sa.LargeBinary(32), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),  # the signed note, byte for byte
+    sa.Column("time", sa.String(32), nullable=False),
+)
+
+ledger_cosignatures = sa.Table(
+    "ledger_cosignatures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("key_id", sa.String(8), nullable=False),
+    sa.Column("line", sa.Text, nullable=False),  # "— name base64(...)\n", a C2SP tlog-cosignature line
+    sa.Column("time", sa.String(32), nullable=False),
+    sa.UniqueConstraint("size", "name", "key_id", name="uq_ledger_cosignatures"),
+)
+
+# One row (id = 1): the tree size and its compact range, updated in every append transaction. Locking it
+# (BEGIN IMMEDIATE on SQLite, SELECT ... FOR UPDATE on PostgreSQL) serialises appenders.
+ledger_head = sa.Table(
+    "ledger_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("compact", sa.LargeBinary, nullable=False),  # perfect-subtree roots of [0, size), 32 B each
+    sa.Column("root", sa.LargeBinary(32), nullable=False),
+    sa.Column("time", sa.String(32), nullable=False),
+)
