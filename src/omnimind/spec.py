@@ -45,7 +45,8 @@ class RecordingSpec(_Section):
 
     arrays: list[RecordedArray] = Field(default_factory=lambda: list(ALL_ARRAYS))
     every: int = Field(1, ge=1, description="record every k-th cycle")
-    chunk_rows: int = Field(4096, ge=16, le=1_000_000, description="rows per stored chunk")
+    chunk_rows: int | None = Field(None, ge=16, le=1_000_000,
+                                   description="rows per stored chunk (default: about 8 MiB of states)")
 
 
 def _default_modules() -> list[ModuleSpec]:

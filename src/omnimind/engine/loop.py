@@ -28,11 +28,12 @@ _NO_INPUT_DIGEST = hashlib.sha256(b"").digest()
 
 
 class CycleResult(NamedTuple):
-    """What one cycle produced. `attention` is a view, valid until the next cycle: copy it to keep it."""
+    """What one cycle produced. `state` and `attention` are views, valid until the next cycle: copy to keep."""
 
     cycle: int
     state_digest: bytes
     inputs_digest: bytes
+    state: F64
     attention: F64
     winner: int
     ignition: bool
@@ -145,6 +146,7 @@ class IntegrationLoop:
             n,
             hashlib.sha256(row.data).digest(),
             _NO_INPUT_DIGEST if idx is None else self._input_digests[idx],
+            row,
             ws.attention,
             winner,
             ws.ignition,

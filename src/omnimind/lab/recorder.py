@@ -1,12 +1,14 @@
-"""Records a run's arrays in row chunks: an after-cycle hook fills preallocated buffers, `flush` stores them.
+"""Records a run's arrays in row chunks: an after-cycle hook fills buffers, a writer thread stores them.
 
 A chunk is one row of `run_chunks`: raw little-endian bytes, byte-shuffled and zstd-compressed when that
-saves at least 10 %. Flushing and advancing `runs.cycles_done` happen in one transaction, so the table
-never claims cycles whose data is missing.
+saves at least 10 %. Storing a chunk and advancing `runs.cycles_done` happen in one transaction, so the
+table never claims cycles whose data is missing. Two buffer sets alternate: while the writer thread
+encodes and commits one, the loop fills the other (zstd and SQLite release the GIL, so this overlaps).
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -18,18 +20,20 @@ from sqlalchemy.engine import Engine
 from omnimind.engine import CycleResult, IntegrationLoop
 from omnimind.storage.schema import run_chunks, runs
 
-_ZSTD_LEVEL = 3
+_ZSTD_LEVEL = 1
+CHUNK_BYTES = 8 << 20  # target size of one chunk of the widest array
 
 
 def encode_block(block: NDArray[Any]) -> tuple[str, bytes]:
     """(codec, bytes) for a 2-D block: `shuffle-zstd` when it saves ≥ 10 %, else `raw`."""
-    raw = np.ascontiguousarray(block).astype(block.dtype.newbyteorder("<"), copy=False).tobytes()
-    size = block.dtype.itemsize
-    shuffled = np.frombuffer(raw, dtype=np.uint8).reshape(-1, size).T.tobytes() if size > 1 else raw
-    packed = zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(shuffled)
-    if len(packed) <= 0.9 * len(raw):
+    le = np.ascontiguousarray(block, dtype=block.dtype.newbyteorder("<"))
+    size = le.dtype.itemsize
+    raw = memoryview(le).cast("B")
+    shuffled = np.ascontiguousarray(le.view(np.uint8).reshape(-1, size).T) if size > 1 else le.view(np.uint8)
+    packed = zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(memoryview(shuffled).cast("B"))
+    if len(packed) <= 0.9 * raw.nbytes:
         return "shuffle-zstd", packed
-    return "raw", raw
+    return "raw", raw.tobytes()
 
 
 def decode_block(codec: str, data: bytes, dtype: str, n_rows: int, n_cols: int) -> NDArray[Any]:
@@ -47,32 +51,47 @@ def decode_block(codec: str, data: bytes, dtype: str, n_rows: int, n_cols: int) 
     return flat.reshape(n_rows, n_cols).astype(dt.newbyteorder("="))
 
 
+def auto_chunk_rows(state_dim: int) -> int:
+    """Rows per chunk so the states chunk is about CHUNK_BYTES (at least 256 rows)."""
+    return max(256, CHUNK_BYTES // (8 * max(state_dim, 1)))
+
+
 class Recorder:
     """Buffers the arrays a run records and writes them to `run_chunks` a chunk at a time."""
 
     def __init__(self, engine: Engine, run_id: str, loop: IntegrationLoop, arrays: list[str], every: int,
-                 chunk_rows: int, start_row: int = 0) -> None:
+                 chunk_rows: int | None = None, start_row: int = 0) -> None:
         self.db, self.run_id, self.loop = engine, run_id, loop
-        self.every, self.chunk_rows = every, chunk_rows
-        n_mod = len(loop.workspace.names)
+        self.every = every
+        self.chunk_rows = chunk_rows or auto_chunk_rows(loop.workspace.state_dim)
         npred = len(loop.bank.pred)
         shapes: dict[str, tuple[int, str]] = {
             "states": (loop.workspace.state_dim, "float64"),
-            "attention": (n_mod, "float64"),
+            "attention": (len(loop.workspace.names), "float64"),
             "ignition": (1, "uint8"),
             "winner": (1, "int32"),
             "surprise": (npred, "float64"),
         }
-        self.buffers = {name: np.zeros((chunk_rows, shapes[name][0]), dtype=shapes[name][1])
-                        for name in arrays if shapes[name][0] > 0}
-        self._states = self.buffers.get("states")
-        self._attention = self.buffers.get("attention")
-        self._ignition = self.buffers.get("ignition")
-        self._winner = self.buffers.get("winner")
-        self._surprise = self.buffers.get("surprise")
-        self._pred = loop.bank.pred
-        self.n = 0  # rows buffered, not yet flushed
-        self.start = start_row  # row index (in recorded rows) of the first buffered row
+        self.names = [n for n in arrays if shapes[n][0] > 0]
+        self._sets = [{n: np.zeros((self.chunk_rows, shapes[n][0]), dtype=shapes[n][1]) for n in self.names}
+                      for _ in range(2)]
+        self._pred = np.array(loop.bank.pred, dtype=np.intp)
+        self._surprise_src = loop.bank.surprise
+        self._use(0)
+        self.n = 0  # rows buffered, not yet handed to the writer
+        self.start = start_row  # recorded-row index of the first buffered row
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="omnimind-recorder")
+        self._pending: list[Future[None]] = []
+
+    def _use(self, k: int) -> None:
+        self._active = k
+        bufs = self._sets[k]
+        self.buffers = bufs
+        self._states = bufs.get("states")
+        self._attention = bufs.get("attention")
+        self._ignition = bufs.get("ignition")
+        self._winner = bufs.get("winner")
+        self._surprise = bufs.get("surprise")
 
     def __call__(self, r: CycleResult) -> None:
         """After-cycle hook."""
@@ -80,7 +99,7 @@ class Recorder:
             return
         n = self.n
         if self._states is not None:
-            self._states[n] = self.loop.workspace.current
+            self._states[n] = r.state
         if self._attention is not None:
             self._attention[n] = r.attention
         if self._ignition is not None:
@@ -88,24 +107,44 @@ class Recorder:
         if self._winner is not None:
             self._winner[n, 0] = r.winner
         if self._surprise is not None:
-            self._surprise[n] = self.loop.bank.surprise[self._pred]
+            np.take(self._surprise_src, self._pred, out=self._surprise[n])
         self.n = n + 1
         if self.n == self.chunk_rows:
-            self.flush(self.loop.cycle)
+            self.flush(r.cycle, wait=False)
 
-    def flush(self, cycles_done: int, extra: dict[str, Any] | None = None) -> None:
-        """Store buffered rows and set `cycles_done` (and any `extra` run columns) in one transaction."""
+    def flush(self, cycles_done: int, extra: dict[str, Any] | None = None, *, wait: bool = True) -> None:
+        """Hand the buffered rows to the writer (with `cycles_done` and `extra` run columns); `wait` for it."""
+        # The writer may still hold the other buffer set: wait for it before that set is reused.
+        self._drain(keep=0)
+        bufs, n, start = self.buffers, self.n, self.start
+        self._pending.append(self._pool.submit(self._write, bufs, n, start, cycles_done, dict(extra or {})))
+        self.start += n
+        self.n = 0
+        self._use(1 - self._active)
+        if wait:
+            self._drain(keep=0)
+
+    def _drain(self, keep: int) -> None:
+        while len(self._pending) > keep:
+            self._pending.pop(0).result()  # re-raises a writer failure here, in the run's thread
+
+    def close(self) -> None:
+        """Wait for the writer and stop it."""
+        try:
+            self._drain(keep=0)
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def _write(self, bufs: dict[str, NDArray[Any]], n: int, start: int, cycles_done: int,
+               extra: dict[str, Any]) -> None:
         rows = []
-        for name, buf in self.buffers.items():
-            if self.n == 0:
+        for name, buf in bufs.items():
+            if n == 0:
                 break
-            codec, data = encode_block(buf[: self.n])
-            rows.append({"run_id": self.run_id, "array": name, "start": self.start, "n_rows": self.n,
+            codec, data = encode_block(buf[:n])
+            rows.append({"run_id": self.run_id, "array": name, "start": start, "n_rows": n,
                          "n_cols": buf.shape[1], "dtype": buf.dtype.name, "codec": codec, "data": data})
         with self.db.begin() as conn:
             if rows:
                 conn.execute(sa.insert(run_chunks), rows)
-            conn.execute(sa.update(runs).where(runs.c.id == self.run_id).values(
-                cycles_done=cycles_done, **(extra or {})))
-        self.start += self.n
-        self.n = 0
+            conn.execute(sa.update(runs).where(runs.c.id == self.run_id).values(cycles_done=cycles_done, **extra))

@@ -93,5 +93,8 @@ def drive(lab: Lab, run_id: str, loop: IntegrationLoop, rec: Recorder, target: i
 def _finish(lab: Lab, run_id: str, loop: IntegrationLoop, rec: Recorder, status: str, message: str,
             error: str | None = None) -> None:
     digest = loop.state_digest()
-    rec.flush(loop.cycle, {"status": status, "ended_at": clock.iso(), "final_digest": digest, "error": error})
+    try:
+        rec.flush(loop.cycle, {"status": status, "ended_at": clock.iso(), "final_digest": digest, "error": error})
+    finally:
+        rec.close()
     add_event(lab, run_id, status, message, cycle=loop.cycle, data={"final_digest": digest})

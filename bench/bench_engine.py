@@ -1,0 +1,94 @@
+"""Engine throughput and memory: cycles/s engine-only and with recording, peak memory over 10^6 cycles.
+
+Run: `make bench` or `.venv/bin/python bench/bench_engine.py [--quick]`. Prints JSON; writes bench/results/engine.json.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from omnimind.engine import IntegrationLoop
+from omnimind.spec import ExperimentSpec
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def default_spec(cycles: int) -> ExperimentSpec:
+    return ExperimentSpec.model_validate({"cycles": cycles})
+
+
+def large_spec(cycles: int) -> ExperimentSpec:
+    kinds = ["echo_state", "integrator", "sensory", "predictor"]
+    mods = [{"name": f"m{i}", "kind": kinds[i % 4], "dim": 32} for i in range(32)]
+    return ExperimentSpec.model_validate({"cycles": cycles, "modules": mods, "workspace": {"dim": 32}})
+
+
+def engine_only(spec: ExperimentSpec, cycles: int) -> float:
+    loop = IntegrationLoop(spec.engine, spec.seed)
+    loop.run(1000)
+    best = 0.0
+    for _ in range(3):
+        t = time.perf_counter()
+        loop.run(cycles)
+        best = max(best, cycles / (time.perf_counter() - t))
+    return best
+
+
+def with_recording(spec: ExperimentSpec) -> float:
+    from omnimind.lab.lab import Lab
+
+    with tempfile.TemporaryDirectory() as d, Lab.init(Path(d) / "lab") as lab:
+        t = time.perf_counter()
+        lab.run(spec)
+        return spec.cycles / (time.perf_counter() - t)
+
+
+def peak_memory_child(which: str, cycles: int, record: bool) -> dict[str, float]:
+    """Run in a fresh process so ru_maxrss is this workload's own peak."""
+    code = (
+        "import resource, sys, tempfile, pathlib;"
+        "sys.path.insert(0, 'bench');"
+        "import bench_engine as b;"
+        f"spec = b.{which}_spec({cycles});"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+        + ("from omnimind.lab.lab import Lab;"
+           "d = tempfile.mkdtemp(); lab = Lab.init(pathlib.Path(d) / 'lab'); lab.run(spec);"
+           if record else
+           "from omnimind.engine import IntegrationLoop;"
+           "loop = IntegrationLoop(spec.engine, spec.seed); loop.run(spec.cycles);")
+        + "print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent.parent).stdout.split()
+    return {"rss_before_mib": int(out[0]) / 1024, "peak_rss_mib": int(out[1]) / 1024}
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    n = 20_000 if quick else 100_000
+    mem_cycles = 100_000 if quick else 1_000_000
+    res: dict[str, object] = {"bench": "engine", "machine": platform.machine(), "python": platform.python_version(),
+                              "numpy": np.__version__, "cycles_timed": n}
+    for name, make in (("default_8x16", default_spec), ("large_32x32", large_spec)):
+        res[name] = {
+            "engine_only_cycles_per_s": round(engine_only(make(n), n)),
+            "with_recording_cycles_per_s": round(with_recording(make(n))),
+            f"memory_{mem_cycles}_cycles_engine_only": peak_memory_child(name.split("_")[0], mem_cycles, False),
+            f"memory_{mem_cycles}_cycles_recording": peak_memory_child(name.split("_")[0], mem_cycles, True),
+        }
+    res["targets"] = {"default_engine_only_cycles_per_s": 50_000, "default_with_recording_cycles_per_s": 30_000}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "engine.json").write_text(json.dumps(res, indent=2))
+    print(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()
