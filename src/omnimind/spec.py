@@ -49,6 +49,49 @@ class RecordingSpec(_Section):
                                    description="rows per stored chunk (default: about 8 MiB of states)")
 
 
+class MetricsSpec(_Section):
+    """Windowed integration measures computed during the run (see docs/metrics.md)."""
+
+    enabled: bool = True
+    measures: list[str] = Field(default_factory=lambda: ["phi", "lz_complexity", "metastability"],
+                                description="names in the metric registry")
+    window: int = Field(2000, ge=16, description="cycles per analysis window")
+    every: int = Field(10_000, ge=1, description="compute every k cycles (on the last `window` cycles)")
+    pca_k: int | None = Field(4, ge=1, description="reduce each module to k principal components (null: no)")
+    surrogates: int = Field(19, ge=0, le=10_000, description="surrogate series per window (0: none)")
+    surrogate_kind: Literal["circular", "shuffle"] = "circular"
+    sensitive: bool = Field(False, description="metric values are personal data (encrypted in the ledger)")
+
+
+class RetentionSpec(_Section):
+    """Which of a run's snapshots to keep as it goes (restic `forget` semantics; 0 = off, -1 = all)."""
+
+    last: int = Field(0, ge=-1)
+    hourly: int = Field(0, ge=-1)
+    daily: int = Field(0, ge=-1)
+    weekly: int = Field(0, ge=-1)
+    monthly: int = Field(0, ge=-1)
+    yearly: int = Field(0, ge=-1)
+    within: str | None = Field(None, description="keep everything within this duration, e.g. 2d3h")
+    tags: list[list[str]] = Field(default_factory=list)
+
+    def enabled(self) -> bool:
+        """Whether any rule is set (an empty policy keeps everything, it is never applied)."""
+        return bool(self.last or self.hourly or self.daily or self.weekly or self.monthly or self.yearly
+                    or self.within or self.tags)
+
+
+class SnapshotSpec(_Section):
+    """When the run snapshots its whole state into the lab's snapshot store."""
+
+    every_cycles: int | None = Field(5000, ge=1, description="every K cycles (null: off)")
+    every_seconds: float | None = Field(None, gt=0, description="and/or every T seconds (null: off)")
+    on_interrupt: bool = True
+    at_end: bool = True
+    tags: list[str] = Field(default_factory=list, description="tags put on every snapshot of the run")
+    keep: RetentionSpec = Field(default_factory=lambda: RetentionSpec(last=10, tags=[["final"], ["interrupted"]]))
+
+
 def _default_modules() -> list[ModuleSpec]:
     kinds = ["echo_state", "echo_state", "echo_state", "integrator", "integrator", "sensory", "sensory",
              "predictor"]
@@ -66,11 +109,20 @@ class ExperimentSpec(_Section):
     modules: list[ModuleSpec] = Field(default_factory=_default_modules, min_length=1)
     stimuli: StimuliSpec = StimuliSpec()
     recording: RecordingSpec = RecordingSpec()
+    snapshots: SnapshotSpec = SnapshotSpec()
+    metrics: MetricsSpec = MetricsSpec()
     human_participants: bool = Field(False, description="stimuli or inputs come from people")
 
     @model_validator(mode="after")
     def _engine_valid(self) -> ExperimentSpec:
         EngineSpec(workspace=self.workspace, modules=self.modules)
+        return self
+
+    @model_validator(mode="after")
+    def _window_fits_history(self) -> ExperimentSpec:
+        if self.metrics.enabled and self.metrics.window > self.workspace.history:
+            raise ValueError(f"metrics.window ({self.metrics.window}) is longer than workspace.history "
+                             f"({self.workspace.history}); raise workspace.history or shorten the window")
         return self
 
     @property
