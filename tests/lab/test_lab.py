@@ -68,7 +68,7 @@ def test_run_records_every_cycle(lab_dir: Path) -> None:
         expected = np.array([(loop.step(), loop.workspace.current.copy())[1] for _ in range(3000)])
         assert np.array_equal(states, expected)
         assert run.final_digest == loop.state_digest()
-        assert [e.kind for e in run.events] == ["started", "completed"]
+        assert [e.kind for e in run.events] == ["started", "snapshot", "completed"]  # final snapshot
         assert lab.get_run(run.id[:5]).id == run.id
 
 
@@ -88,12 +88,12 @@ def test_interrupted_run_keeps_recorded_data(lab_dir: Path, monkeypatch: pytest.
     stop_at = 1234
     original = runner.drive
 
-    def drive_with_interrupt(lab, run_id, loop, rec, target, progress):  # type: ignore[no-untyped-def]
+    def drive_with_interrupt(lab, run_id, loop, *args, **kwargs):  # type: ignore[no-untyped-def]
         def hook(cycle: int) -> None:
             if cycle == stop_at + 1:
                 raise KeyboardInterrupt
         loop.before_cycle.append(hook)
-        return original(lab, run_id, loop, rec, target, progress)
+        return original(lab, run_id, loop, *args, **kwargs)
 
     monkeypatch.setattr(runner, "drive", drive_with_interrupt)
     with Lab.init(lab_dir) as lab:
@@ -103,7 +103,7 @@ def test_interrupted_run_keeps_recorded_data(lab_dir: Path, monkeypatch: pytest.
         assert run.status == "interrupted"
         assert run.cycles_done == stop_at
         assert run.states.shape == (stop_at, 128)
-        assert run.events[-1].kind == "interrupted"
+        assert [e.kind for e in run.events][-2:] == ["snapshot", "interrupted"]
 
 
 def test_bad_stimulus_file_writes_nothing(lab_dir: Path, tmp_path: Path) -> None:

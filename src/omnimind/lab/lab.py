@@ -115,6 +115,12 @@ class Lab:
 
         return execute(self, spec or ExperimentSpec(), spec_dir=spec_dir, progress=progress)
 
+    def resume(self, run_id: str, *, progress: Callable[[int, int], None] | None = None) -> Any:
+        """Continue an interrupted or crashed run from its newest snapshot that verifies."""
+        from omnimind.lab.runner import resume
+
+        return resume(self, run_id, progress=progress)
+
     def runs(self, *, status: str | None = None, limit: int | None = None) -> list[Any]:
         """Runs, newest first."""
         from omnimind.lab.runs import list_runs

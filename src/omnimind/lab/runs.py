@@ -69,7 +69,8 @@ class Run:
     def array_names(self) -> list[str]:
         """Names of the recorded arrays."""
         with self.lab.db.connect() as conn:
-            rows = conn.execute(sa.select(run_chunks.c.array).where(run_chunks.c.run_id == self.id)
+            rows = conn.execute(sa.select(run_chunks.c.array).where(run_chunks.c.run_id == self.id,
+                                                                   run_chunks.c.array != "stimuli")
                                 .distinct().order_by(run_chunks.c.array)).all()
         return [r[0] for r in rows]
 

@@ -1207,9 +1207,10 @@ class SnapshotStore:
         dry_run: bool = False,
         group_by: Sequence[str] = ("run",),
         now: datetime | None = None,
+        run: str | None = None,
     ) -> ForgetResult:
-        """Apply a restic retention policy per group (default: per run). Deletes manifests unless dry_run;
-        blobs are freed by a later `prune`."""
+        """Apply a restic retention policy per group (default: per run), to one `run`'s snapshots only when
+        given. Deletes manifests unless dry_run; blobs are freed by a later `prune`."""
         if policy.empty():
             raise SnapshotError(
                 "no retention policy given; refusing to remove every snapshot",
@@ -1220,7 +1221,7 @@ class SnapshotStore:
                 raise SnapshotError(f"cannot group by {g!r}", "group by any of: run, host, tags")
         with self._lock(exclusive=True) if not dry_run else contextlib.nullcontext():
             groups: dict[tuple[Any, ...], builtins.list[Snapshot]] = {}
-            for s in self.list():
+            for s in self.list(run=run):
                 key = tuple(s.run if g == "run" else s.host if g == "host" else s.tags for g in group_by)
                 groups.setdefault(key, []).append(s)
             out = []
