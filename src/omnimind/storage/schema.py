@@ -129,3 +129,87 @@ ledger_head = sa.Table(
     sa.Column("root", sa.LargeBinary(32), nullable=False),
     sa.Column("time", sa.String(32), nullable=False),
 )
+
+# --- governance (revision 0003) ---------------------------------------------------------------------
+# The policy gate (omnimind.governance, docs/governance/). Every row here is an index of a record that is
+# in the audit ledger first (category "governance"); `ledger_index` points at it. Policy versions and
+# decisions are never updated; review requests change status (pending -> approved -> consumed, or
+# rejected) under a row lock; reviews are inserted once per (request, reviewer).
+
+governance_policies = sa.Table(
+    "governance_policies",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),  # the newest is in force
+    sa.Column("digest", sa.String(64), nullable=False),  # SHA-256 of `text` (UTF-8)
+    sa.Column("text", sa.Text, nullable=False),  # the Cedar policy set, byte for byte
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("decision_id", sa.String(40)),  # the policy.update decision (None for the installed defaults)
+    sa.Column("ledger_index", sa.BigInteger),
+)
+
+governance_decisions = sa.Table(
+    "governance_decisions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("time", sa.String(32), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("principal", sa.String(200), nullable=False),
+    sa.Column("principal_tenant", sa.String(64), nullable=False),
+    sa.Column("tenant", sa.String(64), nullable=False),  # the resource's tenant
+    sa.Column("resource_type", sa.String(32), nullable=False),
+    sa.Column("resource_id", sa.String(200), nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),  # allow | deny | escalate
+    sa.Column("policies", sa.Text, nullable=False),  # deciding policy @ids, space-separated
+    sa.Column("request_id", sa.String(40)),
+    sa.Column("policy_version", sa.Integer, nullable=False),
+    sa.Column("ledger_index", sa.BigInteger, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),  # the decision record (canonical JSON)
+)
+sa.Index("ix_governance_decisions_time", governance_decisions.c.time)
+sa.Index("ix_governance_decisions_action", governance_decisions.c.action, governance_decisions.c.decision)
+sa.Index("ix_governance_decisions_principal", governance_decisions.c.principal)
+sa.Index("ix_governance_decisions_tenant", governance_decisions.c.tenant)
+sa.Index("ix_governance_decisions_request", governance_decisions.c.request_id)
+
+governance_requests = sa.Table(
+    "governance_requests",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("expires_at", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | approved | rejected | consumed
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("principal", sa.String(200), nullable=False),
+    sa.Column("tenant", sa.String(64), nullable=False),  # the resource's tenant
+    sa.Column("resource_type", sa.String(32), nullable=False),
+    sa.Column("resource_id", sa.String(200), nullable=False),
+    sa.Column("request_digest", sa.String(64), nullable=False),  # binds the approval to the exact request
+    sa.Column("request", sa.Text, nullable=False),  # {action, principal, resource, context} JSON
+    sa.Column("required", sa.Integer, nullable=False),
+    sa.Column("policies", sa.Text, nullable=False),  # escalating policy @ids, space-separated
+    sa.Column("policy_version", sa.Integer, nullable=False),
+    sa.Column("decision_id", sa.String(40), nullable=False),  # the escalate decision that created it
+    sa.Column("resolved_at", sa.String(32)),  # approved or rejected
+    sa.Column("consumed_at", sa.String(32)),
+    sa.Column("consumed_decision_id", sa.String(40)),  # the allow decision that used the approval
+)
+sa.Index("ix_governance_requests_status", governance_requests.c.status, governance_requests.c.expires_at)
+sa.Index("ix_governance_requests_digest", governance_requests.c.request_digest)
+
+governance_reviews = sa.Table(
+    "governance_reviews",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "request_id", sa.String(40), sa.ForeignKey("governance_requests.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("reviewer", sa.String(200), nullable=False),
+    sa.Column("verdict", sa.String(8), nullable=False),  # approve | reject
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("time", sa.String(32), nullable=False),
+    sa.Column("ledger_index", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("request_id", "reviewer", name="uq_governance_reviews"),  # distinct reviewers
+)
