@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import (
@@ -20,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from omnimind.cli import snapshots as snapshots_cli
 from omnimind.cli.common import State, console, err_console, open_lab, print_json
 from omnimind.errors import OmniMindError
 from omnimind.lab.lab import Lab, find_lab
@@ -31,6 +33,7 @@ spec_app = typer.Typer(no_args_is_help=True, help="Experiment specs.")
 runs_app = typer.Typer(no_args_is_help=True, help="Runs recorded in the lab.")
 app.add_typer(spec_app, name="spec")
 app.add_typer(runs_app, name="runs")
+snapshots_cli.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 
@@ -69,40 +72,62 @@ class _RateColumn(ProgressColumn):
 def run(spec_file: Annotated[Path | None, typer.Argument(help="experiment YAML (default: the built-in spec)")] = None,
         cycles: Annotated[int | None, typer.Option(help="override the spec's cycle count")] = None,
         seed: Annotated[int | None, typer.Option(help="override the spec's seed")] = None,
+        resume: Annotated[str | None, typer.Option("--resume", help="continue this run from its newest snapshot "
+                                                   "that verifies")] = None,
         json_out: JsonOpt = False) -> None:
-    """Run an experiment and record it in the lab."""
+    """Run an experiment and record it in the lab (or --resume an interrupted or crashed run)."""
+    if resume is not None:
+        if spec_file or cycles is not None or seed is not None:
+            raise OmniMindError("--resume continues a run with its own spec", "drop SPEC/--cycles/--seed")
+        with open_lab() as lab:
+            target = lab.get_run(resume)
+            _drive_cli(lambda prog: lab.resume(target.id, progress=prog), target.spec, lab, json_out, target.id)
+        return
     spec = load_spec(spec_file) if spec_file else ExperimentSpec()
     overrides = {k: v for k, v in (("cycles", cycles), ("seed", seed)) if v is not None}
     if overrides:
         spec = ExperimentSpec.model_validate({**spec.to_json(), **overrides})
     with open_lab() as lab:
-        show = not json_out
-        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-                            TextColumn("{task.completed:,.0f}/{task.total:,.0f}"), _RateColumn(),
-                            TimeRemainingColumn(), console=err_console, disable=not show, transient=False)
-        task = progress.add_task(f"run {spec.name}", total=spec.cycles)
-        started = time.perf_counter()
-        try:
-            with progress:
-                result = lab.run(spec, spec_dir=spec_file.parent if spec_file else None,
-                                 progress=lambda done, _total: progress.update(task, completed=done))
-        except KeyboardInterrupt:
-            last = lab.runs(limit=1)
-            if last:
-                r = last[0]
-                err_console.print(f"interrupted: run {r.id} stopped at cycle {r.cycles_done:,}; "
-                                  "its recorded data is kept")
-            raise typer.Exit(130) from None
-        elapsed = time.perf_counter() - started
-        info = result.info()
-        info["elapsed_s"] = round(elapsed, 3)
-        if json_out:
-            print_json(info)
-            return
-        console.print(f"run [bold]{info['id']}[/] {info['status']}: {info['cycles_done']:,} cycles in "
-                      f"{elapsed:.2f} s ({info['cycles_done'] / elapsed:,.0f} cycles/s)")
-        console.print(f"final state digest {info['final_digest']}")
-        console.print(f"recorded: {', '.join(f'{n} {tuple(result.array(n).shape)}' for n in info['arrays'])}")
+        _drive_cli(lambda prog: lab.run(spec, spec_dir=spec_file.parent if spec_file else None, progress=prog),
+                   spec, lab, json_out)
+
+
+def _drive_cli(start: Callable[[Callable[[int, int], None]], Any], spec: ExperimentSpec, lab: Lab,
+               json_out: bool, run_id: str | None = None) -> None:
+    """Show a progress bar while `start(progress)` runs; print the outcome; Ctrl-C exits 130."""
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                        TextColumn("{task.completed:,.0f}/{task.total:,.0f}"), _RateColumn(),
+                        TimeRemainingColumn(), console=err_console, disable=json_out, transient=False)
+    task = progress.add_task(f"run {spec.name}", total=spec.cycles)
+    started = time.perf_counter()
+    first: list[int] = []
+
+    def report(done: int, _total: int) -> None:
+        if not first:  # a resumed run starts past 0: rate and ETA count from there
+            first.append(done)
+            progress.reset(task, total=spec.cycles, completed=done)
+        progress.update(task, completed=done)
+
+    try:
+        with progress:
+            result = start(report)
+    except KeyboardInterrupt:
+        r = lab.get_run(run_id) if run_id else next(iter(lab.runs(limit=1)), None)
+        if r is not None:
+            err_console.print(f"interrupted: run {r.id} stopped at cycle {r.cycles_done:,}; its recorded data is "
+                              f"kept; continue with: omnimind run --resume {r.id}")
+        raise typer.Exit(130) from None
+    elapsed = time.perf_counter() - started
+    info = result.info()
+    info["elapsed_s"] = round(elapsed, 3)
+    if json_out:
+        print_json(info)
+        return
+    ran = info["cycles_done"] - (first[0] if first else 0)
+    console.print(f"run [bold]{info['id']}[/] {info['status']}: {info['cycles_done']:,} cycles "
+                  f"({ran:,} in this session, {elapsed:.2f} s, {ran / elapsed:,.0f} cycles/s)")
+    console.print(f"final state digest {info['final_digest']}")
+    console.print(f"recorded: {', '.join(f'{n} {tuple(result.array(n).shape)}' for n in info['arrays'])}")
 
 
 @spec_app.command("show")

@@ -121,6 +121,16 @@ class Lab:
 
         return resume(self, run_id, progress=progress)
 
+    def restore_at_cycle(self, run_id: str, cycle: int) -> Any:
+        """Point-in-time recovery: the exact state of a run at `cycle`, saved as a `pitr` snapshot."""
+        from omnimind.lab.recovery import restore_at_cycle
+
+        return restore_at_cycle(self, run_id, cycle, ledger_digests=self._ledger_digests())
+
+    def _ledger_digests(self) -> Any:
+        """The ledger's per-cycle digests for replay checks (None until the ledger is wired)."""
+        return None
+
     def runs(self, *, status: str | None = None, limit: int | None = None) -> list[Any]:
         """Runs, newest first."""
         from omnimind.lab.runs import list_runs

@@ -227,6 +227,8 @@ def _snapshotter(lab: Lab, run_id: str, spec: ExperimentSpec, loop: IntegrationL
 def drive(lab: Lab, run_id: str, loop: IntegrationLoop, rec: Recorder, target: int,
           progress: Callable[[int, int], None] | None, snaps: SnapshotHook | None = None) -> None:
     """Run `loop` until cycle `target` in blocks, finishing the run row whatever happens."""
+    if progress is not None:
+        progress(loop.cycle, target)
     try:
         with _StopFlag() as stop:
             while loop.cycle < target:
