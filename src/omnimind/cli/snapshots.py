@@ -45,7 +45,8 @@ def _metric_ok(s: Snapshot, ranges: list[str]) -> bool:
     for spec in ranges:
         parts = spec.split(":")
         if len(parts) != 3:
-            raise SnapshotError(f"metric range {spec!r} is not NAME:LOW:HIGH", "e.g. --metric phi:0.1: (no upper bound)")
+            raise SnapshotError(f"metric range {spec!r} is not NAME:LOW:HIGH",
+                                "e.g. --metric phi:0.1: (no upper bound)")
         name, lo, hi = parts
         if name not in latest:
             return False
@@ -199,9 +200,9 @@ def snapshot_forget(keep_last: Annotated[int, typer.Option("--keep-last")] = 0,
     for g in res.groups:
         console.print(f"[bold]run {g.key.get('run')}[/]: keep {len(g.keep)}, remove {len(g.remove)}")
         for d in g.keep:
-            console.print(f"  keep   {d.snapshot.id[:12]} {clock.iso(d.snapshot.time)}  {', '.join(d.reasons)}")
+            console.print(f"  keep   {d.item.id[:12]} {clock.iso(d.item.time)}  {', '.join(d.reasons)}")
         for d in g.remove:
-            console.print(f"  remove {d.snapshot.id[:12]} {clock.iso(d.snapshot.time)}")
+            console.print(f"  remove {d.item.id[:12]} {clock.iso(d.item.time)}")
     if dry_run:
         console.print("(dry run: nothing removed)")
 
