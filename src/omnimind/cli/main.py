@@ -21,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from omnimind.cli import audit as audit_cli
 from omnimind.cli import snapshots as snapshots_cli
 from omnimind.cli.common import State, console, err_console, open_lab, print_json
 from omnimind.errors import OmniMindError
@@ -34,6 +35,7 @@ runs_app = typer.Typer(no_args_is_help=True, help="Runs recorded in the lab.")
 app.add_typer(spec_app, name="spec")
 app.add_typer(runs_app, name="runs")
 snapshots_cli.register(app)
+audit_cli.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 

@@ -12,7 +12,6 @@ from rich.table import Table
 from omnimind import clock
 from omnimind.cli.common import console, open_lab, print_json
 from omnimind.errors import SnapshotError, VerificationError
-from omnimind.lab.recovery import restore_as_run, restore_at_cycle
 from omnimind.lab.snapshotting import open_store, restore_to_dir
 from omnimind.snapshots import ForgetPolicy, Snapshot
 
@@ -161,7 +160,7 @@ def snapshot_restore(snapshot: Annotated[str, typer.Argument(help="snapshot id o
         if to is not None:
             out: dict[str, Any] = {"snapshot": snapshot, "path": str(restore_to_dir(open_store(lab), snapshot, to))}
         else:
-            out = {"snapshot": snapshot, "run": restore_as_run(lab, snapshot)}
+            out = {"snapshot": snapshot, "run": lab.restore_as_run(snapshot)}
     if json_out:
         print_json(out)
     elif to is not None:
@@ -246,4 +245,4 @@ def register(app: typer.Typer) -> None:
     app.command("restore")(restore)
 
 
-__all__ = ["register", "restore_as_run", "restore_at_cycle"]
+__all__ = ["register"]

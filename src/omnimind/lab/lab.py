@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -21,6 +22,9 @@ from omnimind import clock, storage
 from omnimind.errors import LabError
 from omnimind.lab.config import LabConfig, effective_database_url, read_config, write_config
 from omnimind.spec import ExperimentSpec
+
+if TYPE_CHECKING:
+    from omnimind.ledger import Ledger
 
 SUBDIRS = ("data", "data/exports", "keys", "logs")
 DEFAULT_LAB = "omnimind-lab"
@@ -100,7 +104,18 @@ class Lab:
         self.close()
 
     def _emit_init(self) -> None:
-        """Hook point for rooms that record lab creation (the ledger)."""
+        from omnimind.lab.audit import log
+
+        log(self, "system", "lab.init", {"lab": self.config.id, "name": self.config.name,
+                                          "database": self.db.dialect.name})
+        self.ledger.checkpoint()
+
+    @functools.cached_property
+    def ledger(self) -> Ledger:
+        """The lab's audit ledger."""
+        from omnimind.lab.audit import open_ledger
+
+        return open_ledger(self)
 
     # --- use cases -------------------------------------------------------------------------------
     def run(
@@ -123,13 +138,25 @@ class Lab:
 
     def restore_at_cycle(self, run_id: str, cycle: int) -> Any:
         """Point-in-time recovery: the exact state of a run at `cycle`, saved as a `pitr` snapshot."""
+        from omnimind.lab.audit import log
         from omnimind.lab.recovery import restore_at_cycle
 
-        return restore_at_cycle(self, run_id, cycle, ledger_digests=self._ledger_digests())
+        pit = restore_at_cycle(self, run_id, cycle, ledger_digests=self._ledger_digests())
+        log(self, "run", "restore.at_cycle", pit.to_json(), run=pit.run, cycle=cycle)
+        return pit
+
+    def restore_as_run(self, snapshot_id: str) -> str:
+        """A new run continuing from a snapshot (resume it with `resume`)."""
+        from omnimind.lab.audit import log
+        from omnimind.lab.recovery import restore_as_run
+
+        new = restore_as_run(self, snapshot_id)
+        log(self, "snapshot", "restore.as_run", {"snapshot": snapshot_id, "run": new}, run=new)
+        return new
 
     def _ledger_digests(self) -> Any:
-        """The ledger's per-cycle digests for replay checks (None until the ledger is wired)."""
-        return None
+        """The ledger's per-cycle digests for replay checks."""
+        return self.ledger.cycle_digests
 
     def runs(self, *, status: str | None = None, limit: int | None = None) -> list[Any]:
         """Runs, newest first."""

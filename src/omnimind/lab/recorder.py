@@ -81,7 +81,7 @@ class Recorder:
         self.n = 0  # rows buffered, not yet handed to the writer
         self.start = start_row  # recorded-row index of the first buffered row
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="omnimind-recorder")
-        self._pending: list[Future[None]] = []
+        self._pending: list[Future[Any]] = []
 
     def _use(self, k: int) -> None:
         self._active = k
@@ -123,6 +123,10 @@ class Recorder:
         self._use(1 - self._active)
         if wait:
             self._drain(keep=0)
+
+    def submit(self, work: Any) -> None:
+        """Run `work()` on the writer thread, in order with the chunk writes (e.g. ledger batches)."""
+        self._pending.append(self._pool.submit(work))
 
     def _drain(self, keep: int) -> None:
         while len(self._pending) > keep:

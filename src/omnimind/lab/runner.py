@@ -27,6 +27,7 @@ import omnimind
 from omnimind import clock
 from omnimind.engine import IntegrationLoop
 from omnimind.errors import LabError
+from omnimind.lab.audit import CycleLogger, log
 from omnimind.lab.recorder import Recorder, decode_block, encode_block
 from omnimind.lab.snapshotting import SnapshotHook, capture, engine_state, newest_verified, open_store, policy_of
 from omnimind.snapshots import Snapshot
@@ -111,6 +112,8 @@ def execute(lab: Lab, spec: ExperimentSpec, *, spec_dir: Path | None = None,
     loop = IntegrationLoop(spec.engine, spec.seed, stimuli, hold=spec.stimuli.hold)
     run_id = new_run_id()
     now = clock.iso()
+    log(lab, "run", "start", {"name": spec.name, "spec_digest": spec.digest(), "seed": spec.seed,
+                              "cycles": spec.cycles, "stimuli": stimuli is not None}, run=run_id, cycle=0)
     with lab.db.begin() as conn:
         conn.execute(sa.insert(runs).values(
             id=run_id, name=spec.name, spec_json=json.dumps(spec.to_json()), spec_digest=spec.digest(),
@@ -173,6 +176,8 @@ def resume(lab: Lab, run_id: str, *, progress: Callable[[int, int], None] | None
         arrays, meta = store.load(snap.id)
         loop.set_state(engine_state(arrays, meta))
         rows = int(meta["recorded_rows"])
+    log(lab, "run", "resume", {"snapshot": snap.id if snap else None, "cycle": loop.cycle, "skipped": skipped},
+        run=run.id, cycle=loop.cycle)
     with lab.db.begin() as conn:
         truncate_recorded(conn, run.id, rows)
         conn.execute(sa.update(runs).where(runs.c.id == run.id).values(
@@ -193,16 +198,18 @@ def session(lab: Lab, run_id: str, spec: ExperimentSpec, loop: IntegrationLoop, 
     with run_lock(lab, run_id):
         rec = Recorder(lab.db, run_id, loop, list(spec.recording.arrays), spec.recording.every,
                        spec.recording.chunk_rows, start_row=start_row)
+        cycles = CycleLogger(lab.ledger, run_id, rec.submit, start_cycle=loop.cycle)
         loop.after_cycle.append(rec)
-        snaps = _snapshotter(lab, run_id, spec, loop, rec, parent)
+        loop.after_cycle.append(cycles)
+        snaps = _snapshotter(lab, run_id, spec, loop, rec, cycles, parent)
         if snaps is not None and snaps.every:
             loop.after_cycle.append(snaps)
-        drive(lab, run_id, loop, rec, spec.cycles, progress, snaps)
+        drive(lab, run_id, loop, rec, spec.cycles, progress, snaps, cycles)
     return get_run(lab, run_id)
 
 
 def _snapshotter(lab: Lab, run_id: str, spec: ExperimentSpec, loop: IntegrationLoop, rec: Recorder,
-                 parent: str | None) -> SnapshotHook | None:
+                 cycles: CycleLogger, parent: str | None) -> SnapshotHook | None:
     sspec = spec.snapshots
     if not (sspec.every_cycles or sspec.every_seconds or sspec.on_interrupt or sspec.at_end):
         return None
@@ -210,11 +217,16 @@ def _snapshotter(lab: Lab, run_id: str, spec: ExperimentSpec, loop: IntegrationL
     last = [parent]
 
     def take(kind: str) -> Snapshot:
-        rec.flush(loop.cycle)  # recorded rows up to this cycle are durable before a snapshot names them
+        # Recorded rows and logged cycles up to here are durable before a snapshot names them.
+        cycles.flush()
+        rec.flush(loop.cycle)
+        checkpoint = lab.ledger.checkpoint()
         arrays, meta = capture(loop, run_id=run_id, spec=spec, recorded_rows=rec.start, lab_id=lab.config.id,
-                               kind=kind, ledger_checkpoint=None)
+                               kind=kind, ledger_checkpoint=checkpoint.note)
         snap = store.save(arrays, meta, run=run_id, tags=[*sspec.tags, kind], parent=last[0], host=lab.host)
         last[0] = snap.id
+        log(lab, "snapshot", "take", {"snapshot": snap.id, "kind": kind, "state_digest": meta["state_digest"],
+                                      "ledger_size": checkpoint.size}, run=run_id, cycle=loop.cycle, actor="engine")
         add_event(lab, run_id, "snapshot", f"{kind} snapshot {snap.id[:12]} at cycle {loop.cycle}",
                   cycle=loop.cycle, data={"snapshot": snap.id, "kind": kind})
         if sspec.keep.enabled():
@@ -225,7 +237,8 @@ def _snapshotter(lab: Lab, run_id: str, spec: ExperimentSpec, loop: IntegrationL
 
 
 def drive(lab: Lab, run_id: str, loop: IntegrationLoop, rec: Recorder, target: int,
-          progress: Callable[[int, int], None] | None, snaps: SnapshotHook | None = None) -> None:
+          progress: Callable[[int, int], None] | None, snaps: SnapshotHook | None = None,
+          cycles: CycleLogger | None = None) -> None:
     """Run `loop` until cycle `target` in blocks, finishing the run row whatever happens."""
     if progress is not None:
         progress(loop.cycle, target)
@@ -243,21 +256,27 @@ def drive(lab: Lab, run_id: str, loop: IntegrationLoop, rec: Recorder, target: i
         if snaps is not None and snaps.spec.on_interrupt:
             with contextlib.suppress(Exception):
                 snaps.snapshot("interrupted")
-        _finish(lab, run_id, loop, rec, "interrupted", f"interrupted by the user at cycle {loop.cycle}")
+        _finish(lab, run_id, loop, rec, cycles, "interrupted", f"interrupted by the user at cycle {loop.cycle}")
         raise
     except Exception as exc:
-        _finish(lab, run_id, loop, rec, "failed", f"failed at cycle {loop.cycle}: {exc}", error=repr(exc))
+        _finish(lab, run_id, loop, rec, cycles, "failed", f"failed at cycle {loop.cycle}: {exc}", error=repr(exc))
         raise
     if snaps is not None and snaps.spec.at_end:
         snaps.snapshot("final")
-    _finish(lab, run_id, loop, rec, "completed", f"completed {loop.cycle} cycles")
+    _finish(lab, run_id, loop, rec, cycles, "completed", f"completed {loop.cycle} cycles")
 
 
-def _finish(lab: Lab, run_id: str, loop: IntegrationLoop, rec: Recorder, status: str, message: str,
-            error: str | None = None) -> None:
+def _finish(lab: Lab, run_id: str, loop: IntegrationLoop, rec: Recorder, cycles: CycleLogger | None, status: str,
+            message: str, error: str | None = None) -> None:
     digest = loop.state_digest()
     try:
+        if cycles is not None:
+            cycles.flush()
         rec.flush(loop.cycle, {"status": status, "ended_at": clock.iso(), "final_digest": digest, "error": error})
     finally:
         rec.close()
     add_event(lab, run_id, status, message, cycle=loop.cycle, data={"final_digest": digest})
+    log(lab, "run", {"completed": "end"}.get(status, status),
+        {"status": status, "cycles_done": loop.cycle, "final_digest": digest, "error": error},
+        run=run_id, cycle=loop.cycle)
+    lab.ledger.checkpoint()

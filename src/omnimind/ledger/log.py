@@ -477,6 +477,28 @@ class Ledger:
             raise NotFoundError(f"no ledger entry for cycle {cycle} of run {run}")
         return int(idx)
 
+    def cycle_digests(self, run: str, first: int, last: int) -> dict[int, str]:
+        """{cycle: state digest} logged for `run`'s cycles first..last (the first entry when logged twice)."""
+        t = ledger_entries.c
+        stmt = (sa.select(t.envelope).where(t.run == run, t.category == "cycle", t.cycle >= first, t.cycle <= last)
+                .order_by(t.idx))
+        out: dict[int, str] = {}
+        with self.engine.connect() as conn:
+            for (raw,) in conn.execute(stmt):
+                entry = Entry.from_bytes(_bytes(raw))
+                payload = entry.payload
+                if entry.payload_encoding == "json" and isinstance(payload, dict):
+                    out.setdefault(int(payload["cycle"]), str(payload["state_digest"]))
+        return out
+
+    def last_cycle(self, run: str) -> int:
+        """The highest cycle of `run` in the log (0 if none)."""
+        t = ledger_entries.c
+        stmt = sa.select(sa.func.max(t.cycle)).where(t.run == run, t.category == "cycle")
+        with self.engine.connect() as conn:
+            value = conn.execute(stmt).scalar()
+        return int(value or 0)
+
     def query(
         self,
         *,
