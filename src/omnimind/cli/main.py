@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from omnimind.cli import audit as audit_cli
+from omnimind.cli import backup as backup_cli
 from omnimind.cli import snapshots as snapshots_cli
 from omnimind.cli.common import State, console, err_console, open_lab, print_json
 from omnimind.errors import OmniMindError
@@ -36,6 +37,7 @@ app.add_typer(spec_app, name="spec")
 app.add_typer(runs_app, name="runs")
 snapshots_cli.register(app)
 audit_cli.register(app)
+backup_cli.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 
