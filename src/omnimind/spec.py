@@ -28,6 +28,10 @@ class StimuliSpec(_Section):
     path: str | None = Field(None, description="file path, relative to the spec file")
     hold: int = Field(1, ge=1, description="cycles each stimulus row is presented")
     embedding_dim: int = Field(16, ge=1, le=4096, description="text only: dimension of the hashing embedder")
+    subject: str | None = Field(None, min_length=1, max_length=128,
+                                description="pseudonym of the person the stimuli come from (never a real identity)")
+    purpose: str = Field("research", min_length=1, max_length=64,
+                         description="processing purpose; a run with a subject needs consent for it")
 
     @model_validator(mode="after")
     def _path_needed(self) -> StimuliSpec:
@@ -112,6 +116,8 @@ class ExperimentSpec(_Section):
     snapshots: SnapshotSpec = SnapshotSpec()
     metrics: MetricsSpec = MetricsSpec()
     human_participants: bool = Field(False, description="stimuli or inputs come from people")
+    protocol_id: str | None = Field(None, description="ethics protocol the experiment runs under (needed, and "
+                                                      "listed in lab.toml approved_protocols, with human_participants)")
 
     @model_validator(mode="after")
     def _engine_valid(self) -> ExperimentSpec:
@@ -132,7 +138,7 @@ class ExperimentSpec(_Section):
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON form (what is stored, hashed and shown)."""
-        return self.model_dump(mode="json", exclude_none=True)
+        return self.model_dump(mode="json")
 
     def digest(self) -> str:
         """Hex SHA-256 of the canonical JSON form: identifies the spec in the run table and the ledger."""

@@ -10,8 +10,8 @@ from rich.table import Table
 
 from omnimind.cli.common import console, open_lab, print_json
 from omnimind.errors import LedgerError
-from omnimind.lab.audit import current_actor, log
-from omnimind.ledger import Witness, verify_bundle, write_bundle
+from omnimind.lab.audit import current_actor, export_bundle, log
+from omnimind.ledger import Witness, verify_bundle
 
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit ledger.")
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
@@ -97,10 +97,7 @@ def export(run: Annotated[str | None, typer.Option(help="only this run's entries
     """Write a bundle a third party verifies offline with `omnimind audit verify BUNDLE`."""
     with open_lab() as lab:
         run_id = lab.get_run(run).id if run else None
-        bundle = lab.ledger.export(run_id)
-        dest = output or lab.path / "data" / "exports" / f"audit-{run_id or 'all'}.json"
-        write_bundle(bundle, dest)
-        log(lab, "run" if run_id else "system", "audit.export", {"path": str(dest), "run": run_id}, run=run_id)
+        dest = export_bundle(lab, run_id, output or lab.path / "data" / "exports" / f"audit-{run_id or 'all'}.json")
     if json_out:
         print_json({"path": str(dest), "run": run_id})
     else:

@@ -21,8 +21,11 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from omnimind.cli import analysis as analysis_cli
 from omnimind.cli import audit as audit_cli
 from omnimind.cli import backup as backup_cli
+from omnimind.cli import governance as governance_cli
+from omnimind.cli import privacy as privacy_cli
 from omnimind.cli import snapshots as snapshots_cli
 from omnimind.cli.common import State, console, err_console, open_lab, print_json
 from omnimind.errors import OmniMindError
@@ -37,7 +40,10 @@ app.add_typer(spec_app, name="spec")
 app.add_typer(runs_app, name="runs")
 snapshots_cli.register(app)
 audit_cli.register(app)
+privacy_cli.register(app)
 backup_cli.register(app)
+governance_cli.register(app)
+analysis_cli.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from omnimind import clock
 from omnimind.cli.common import console, open_lab, print_json
 from omnimind.errors import SnapshotError, VerificationError
-from omnimind.lab.snapshotting import open_store, restore_to_dir
+from omnimind.lab.snapshotting import forget, open_store, prune, restore_to_dir
 from omnimind.snapshots import ForgetPolicy, Snapshot
 
 snapshot_app = typer.Typer(no_args_is_help=True, help="Snapshots of whole experiment states.")
@@ -192,7 +192,7 @@ def snapshot_forget(keep_last: Annotated[int, typer.Option("--keep-last")] = 0,
                      keep_tag)
     with open_lab() as lab:
         run_id = lab.get_run(run).id if run else None
-        res = open_store(lab).forget(policy, dry_run=dry_run, run=run_id)
+        res = forget(lab, policy, dry_run=dry_run, run=run_id)
     if json_out:
         print_json(res.to_json())
         return
@@ -210,7 +210,7 @@ def snapshot_forget(keep_last: Annotated[int, typer.Option("--keep-last")] = 0,
 def snapshot_prune(json_out: JsonOpt = False) -> None:
     """Free the space of data no snapshot references any more."""
     with open_lab() as lab:
-        res = open_store(lab).prune()
+        res = prune(lab)
     if json_out:
         print_json(res.to_json())
     else:

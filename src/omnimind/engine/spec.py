@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 ModuleKind = Literal["echo_state", "integrator", "sensory", "predictor"]
 MODULE_KINDS: tuple[str, ...] = ("echo_state", "integrator", "sensory", "predictor")
@@ -16,6 +24,11 @@ class _Strict(BaseModel):
 
 class ModuleParams(_Strict):
     """Dynamics parameters; unset fields take the kind's default (see docs/engine.md)."""
+
+    @model_serializer(mode="wrap")
+    def _drop_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # None means "the kind's default" here, so leaving it out is the same spec, shown shorter.
+        return {k: v for k, v in handler(self).items() if v is not None}
 
     leak: float | None = Field(None, gt=0, le=1, description="fraction of the state replaced per cycle")
     spectral_radius: float | None = Field(None, ge=0, lt=1.5, description="of the recurrent matrix")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omnimind.engine import CycleResult
@@ -29,8 +30,13 @@ def origin_of(lab: Lab) -> str:
 
 def open_ledger(lab: Lab) -> Ledger:
     """The lab's ledger, its Ed25519 key created (0600) on first use."""
+    from omnimind.lab.privacy import note_debug_mode, payload_codec
+
     signer = load_or_create_signer(lab.path / LOG_KEY, origin_of(lab))
-    return Ledger(lab.db, signer, origin_of(lab))
+    codec = payload_codec(lab)  # sensitive fields encrypted under per-subject keys (docs/privacy.md)
+    ledger = Ledger(lab.db, signer, origin_of(lab), payload_codec=codec)
+    note_debug_mode(lab, codec, ledger, current_actor())
+    return ledger
 
 
 def current_actor() -> str:
@@ -78,3 +84,14 @@ def log(lab: Lab, category: str, action: str, payload: dict[str, Any], *, run: s
     """Append one entry now (durable on return)."""
     return lab.ledger.append(category, action, payload, actor=actor or current_actor(), run=run, cycle=cycle,
                              subject=subject)
+
+
+def export_bundle(lab: Lab, run: str | None, dest: Path) -> Path:
+    """Write an offline-verifiable ledger bundle (the whole log, or one run's entries with proofs); gated."""
+    from omnimind.lab.governance import lab_resource, require
+    from omnimind.ledger import write_bundle
+
+    require(lab, "audit.export", lab_resource(lab, "Run", run) if run else None)
+    write_bundle(lab.ledger.export(run), dest)
+    log(lab, "run" if run else "system", "audit.export", {"path": str(dest), "run": run}, run=run)
+    return dest

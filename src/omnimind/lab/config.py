@@ -28,12 +28,20 @@ class LabConfig(BaseModel):
     created: str
     database_url: str = ""
     production: bool = Field(False, description="a production lab refuses debug-only options")
+    tenant: str = Field("default", description="the lab's home tenant (owner of lab-wide resources)")
+    approved_protocols: list[str] = Field(default_factory=list,
+                                          description="ethics protocol ids experiments with people may run under")
+    users: dict[str, list[str]] = Field(default_factory=dict,
+                                        description="user name -> roles (admin, researcher, reviewer, auditor)")
 
     def to_toml(self) -> str:
-        """TOML text (flat keys; strings written as TOML basic strings)."""
+        """TOML text: scalar and list keys first, then the `[users]` table."""
         lines = ["# OmniMind lab configuration. See docs/lab.md.", ""]
-        for key, value in self.model_dump().items():
+        data = self.model_dump()
+        users = data.pop("users")
+        for key, value in data.items():
             lines.append(f"{key} = {_toml_value(value)}")
+        lines += ["", "[users]"] + [f"{json.dumps(name)} = {_toml_value(roles)}" for name, roles in users.items()]
         return "\n".join(lines) + "\n"
 
 
@@ -42,6 +50,8 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a valid TOML basic string
 
 

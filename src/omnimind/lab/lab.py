@@ -24,6 +24,7 @@ from omnimind.lab.config import LabConfig, effective_database_url, read_config, 
 from omnimind.spec import ExperimentSpec
 
 if TYPE_CHECKING:
+    from omnimind.governance import Gate
     from omnimind.ledger import Ledger
 
 SUBDIRS = ("data", "data/exports", "keys", "logs")
@@ -56,8 +57,10 @@ class Lab:
             for sub in SUBDIRS:
                 (staging / sub).mkdir(parents=True)
             os.chmod(staging / "keys", 0o700)
+            from omnimind.lab.audit import current_actor
+
             cfg = LabConfig(id=secrets.token_hex(8), name=name or target.name, created=clock.iso(),
-                            database_url=database_url)
+                            database_url=database_url, users={current_actor(): ["admin", "researcher"]})
             url = effective_database_url(cfg, staging)
             engine = storage.create_engine(url)
             _claim_database(engine, cfg)
@@ -104,11 +107,21 @@ class Lab:
         self.close()
 
     def _emit_init(self) -> None:
-        from omnimind.lab.audit import log
+        from omnimind.governance import install_default_policies
+        from omnimind.lab.audit import current_actor, log
+        from omnimind.lab.governance import LedgerSink
 
         log(self, "system", "lab.init", {"lab": self.config.id, "name": self.config.name,
-                                          "database": self.db.dialect.name})
+                                          "database": self.db.dialect.name, "users": self.config.users})
+        install_default_policies(self.db, current_actor(), sink=LedgerSink(self.ledger), tenant=self.config.tenant)
         self.ledger.checkpoint()
+
+    @functools.cached_property
+    def gate(self) -> Gate:
+        """The policy gate every consequential action passes (docs/governance/)."""
+        from omnimind.lab.governance import open_gate
+
+        return open_gate(self)
 
     @functools.cached_property
     def ledger(self) -> Ledger:
@@ -157,6 +170,24 @@ class Lab:
     def _ledger_digests(self) -> Any:
         """The ledger's per-cycle digests for replay checks."""
         return self.ledger.cycle_digests
+
+    def set_roles(self, user: str, roles: list[str]) -> None:
+        """Give `user` these roles in lab.toml (empty: remove the user); logged as a security event."""
+        from omnimind.governance import ROLES
+        from omnimind.lab.audit import log
+        from omnimind.lab.config import write_config
+
+        bad = [r for r in roles if r not in ROLES]
+        if bad:
+            raise LabError(f"unknown role(s): {', '.join(bad)}", f"roles are: {', '.join(ROLES)}")
+        users = dict(self.config.users)
+        if roles:
+            users[user] = sorted(set(roles))
+        else:
+            users.pop(user, None)
+        self.config = self.config.model_copy(update={"users": users})
+        write_config(self.path, self.config)
+        log(self, "security", "users.set_roles", {"user": user, "roles": users.get(user, [])})
 
     def runs(self, *, status: str | None = None, limit: int | None = None) -> list[Any]:
         """Runs, newest first."""

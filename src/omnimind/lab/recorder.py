@@ -28,9 +28,9 @@ def encode_block(block: NDArray[Any]) -> tuple[str, bytes]:
     """(codec, bytes) for a 2-D block: `shuffle-zstd` when it saves ≥ 10 %, else `raw`."""
     le = np.ascontiguousarray(block, dtype=block.dtype.newbyteorder("<"))
     size = le.dtype.itemsize
-    raw = memoryview(le).cast("B")
+    raw = le.data.cast("B")
     shuffled = np.ascontiguousarray(le.view(np.uint8).reshape(-1, size).T) if size > 1 else le.view(np.uint8)
-    packed = zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(memoryview(shuffled).cast("B"))
+    packed = zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(shuffled.data.cast("B"))
     if len(packed) <= 0.9 * raw.nbytes:
         return "shuffle-zstd", packed
     return "raw", raw.tobytes()

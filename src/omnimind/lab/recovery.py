@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from omnimind import clock
 from omnimind.errors import LabError, VerificationError
+from omnimind.lab.governance import lab_resource, require, run_context
 from omnimind.lab.runner import STIMULI, build_loop, new_run_id, truncate_recorded
 from omnimind.lab.snapshotting import capture, engine_state, newest_verified, open_store
 from omnimind.storage.schema import run_chunks, run_events, runs
@@ -73,6 +74,8 @@ def restore_at_cycle(lab: Lab, run_id: str, cycle: int, *, ledger_digests: Diges
         raise LabError(f"run {run.id} has cycles 0..{run.cycles_done:,}; cycle {cycle:,} is outside",
                        "pick a cycle the run reached (`omnimind runs show RUN`)")
     spec = run.spec
+    require(lab, "restore", lab_resource(lab, "Run", run.id),
+            run_context(lab, spec.human_participants, spec.protocol_id, spec.cycles) | {"live_run": False})
     store = open_store(lab)
     loop = build_loop(lab, run.id, spec)
     snap = newest_verified(store, run.id, max_cycle=cycle)
@@ -116,6 +119,7 @@ def restore_as_run(lab: Lab, snapshot_id: str) -> str:
     """
     store = open_store(lab)
     snap = store.get(snapshot_id)
+    require(lab, "restore", lab_resource(lab, "Snapshot", snap.id[:64]), {"live_run": False})
     report = store.verify_snapshot(snap.id, read_data=True)
     if not report.ok:
         raise VerificationError(f"snapshot {snap.id[:12]} is damaged: {report.errors[0].message}",

@@ -27,7 +27,10 @@ import omnimind
 from omnimind import clock
 from omnimind.engine import IntegrationLoop
 from omnimind.errors import LabError
+from omnimind.lab.analysis import MetricsHook, drop_metrics_after
 from omnimind.lab.audit import CycleLogger, log
+from omnimind.lab.governance import lab_resource, require, run_context
+from omnimind.lab.privacy import check_run_consent, log_run_stimuli
 from omnimind.lab.recorder import Recorder, decode_block, encode_block
 from omnimind.lab.snapshotting import SnapshotHook, capture, engine_state, newest_verified, open_store, policy_of
 from omnimind.snapshots import Snapshot
@@ -108,12 +111,15 @@ class _StopFlag:
 def execute(lab: Lab, spec: ExperimentSpec, *, spec_dir: Path | None = None,
             progress: Callable[[int, int], None] | None = None) -> Run:
     """Run `spec` in `lab` from cycle 0."""
+    check_run_consent(lab, spec)  # refuses before anything is written
     stimuli = load_stimuli(spec.stimuli, spec_dir)  # fails before anything is written
     loop = IntegrationLoop(spec.engine, spec.seed, stimuli, hold=spec.stimuli.hold)
+    require(lab, "run", context=run_context(lab, spec.human_participants, spec.protocol_id, spec.cycles))
     run_id = new_run_id()
     now = clock.iso()
     log(lab, "run", "start", {"name": spec.name, "spec_digest": spec.digest(), "seed": spec.seed,
                               "cycles": spec.cycles, "stimuli": stimuli is not None}, run=run_id, cycle=0)
+    log_run_stimuli(lab, spec, spec_dir, run_id)  # text stimuli: a sensitive entry bound to their subject
     with lab.db.begin() as conn:
         conn.execute(sa.insert(runs).values(
             id=run_id, name=spec.name, spec_json=json.dumps(spec.to_json()), spec_digest=spec.digest(),
@@ -167,6 +173,8 @@ def resume(lab: Lab, run_id: str, *, progress: Callable[[int, int], None] | None
     spec = run.spec
     with run_lock(lab, run.id):  # refuse to resume a run another process is still driving
         pass
+    require(lab, "resume", lab_resource(lab, "Run", run.id),
+            run_context(lab, spec.human_participants, spec.protocol_id, spec.cycles))
     loop = build_loop(lab, run.id, spec)
     store = open_store(lab)
     skipped: list[dict[str, str]] = []
@@ -180,6 +188,7 @@ def resume(lab: Lab, run_id: str, *, progress: Callable[[int, int], None] | None
         run=run.id, cycle=loop.cycle)
     with lab.db.begin() as conn:
         truncate_recorded(conn, run.id, rows)
+        drop_metrics_after(conn, run.id, loop.cycle)
         conn.execute(sa.update(runs).where(runs.c.id == run.id).values(
             status="running", cycles_done=loop.cycle, ended_at=None, final_digest=None, error=None))
         conn.execute(sa.insert(run_events).values(
@@ -204,7 +213,10 @@ def session(lab: Lab, run_id: str, spec: ExperimentSpec, loop: IntegrationLoop, 
         snaps = _snapshotter(lab, run_id, spec, loop, rec, cycles, parent)
         if snaps is not None and snaps.every:
             loop.after_cycle.append(snaps)
-        drive(lab, run_id, loop, rec, spec.cycles, progress, snaps, cycles)
+        metrics = MetricsHook(lab.db, run_id, loop, spec.metrics, spec.seed) if spec.metrics.enabled else None
+        if metrics is not None:
+            loop.after_cycle.append(metrics)
+        drive(lab, run_id, loop, rec, spec.cycles, progress, snaps, cycles, metrics)
     return get_run(lab, run_id)
 
 
@@ -238,7 +250,7 @@ def _snapshotter(lab: Lab, run_id: str, spec: ExperimentSpec, loop: IntegrationL
 
 def drive(lab: Lab, run_id: str, loop: IntegrationLoop, rec: Recorder, target: int,
           progress: Callable[[int, int], None] | None, snaps: SnapshotHook | None = None,
-          cycles: CycleLogger | None = None) -> None:
+          cycles: CycleLogger | None = None, metrics: MetricsHook | None = None) -> None:
     """Run `loop` until cycle `target` in blocks, finishing the run row whatever happens."""
     if progress is not None:
         progress(loop.cycle, target)
@@ -246,6 +258,8 @@ def drive(lab: Lab, run_id: str, loop: IntegrationLoop, rec: Recorder, target: i
         with _StopFlag() as stop:
             while loop.cycle < target:
                 loop.run(min(BLOCK, target - loop.cycle))
+                if metrics is not None:
+                    metrics.flush()
                 if snaps is not None:
                     snaps.tick()
                 if progress is not None:
@@ -256,20 +270,24 @@ def drive(lab: Lab, run_id: str, loop: IntegrationLoop, rec: Recorder, target: i
         if snaps is not None and snaps.spec.on_interrupt:
             with contextlib.suppress(Exception):
                 snaps.snapshot("interrupted")
-        _finish(lab, run_id, loop, rec, cycles, "interrupted", f"interrupted by the user at cycle {loop.cycle}")
+        _finish(lab, run_id, loop, rec, cycles, metrics, "interrupted",
+                f"interrupted by the user at cycle {loop.cycle}")
         raise
     except Exception as exc:
-        _finish(lab, run_id, loop, rec, cycles, "failed", f"failed at cycle {loop.cycle}: {exc}", error=repr(exc))
+        _finish(lab, run_id, loop, rec, cycles, metrics, "failed", f"failed at cycle {loop.cycle}: {exc}",
+                error=repr(exc))
         raise
     if snaps is not None and snaps.spec.at_end:
         snaps.snapshot("final")
-    _finish(lab, run_id, loop, rec, cycles, "completed", f"completed {loop.cycle} cycles")
+    _finish(lab, run_id, loop, rec, cycles, metrics, "completed", f"completed {loop.cycle} cycles")
 
 
-def _finish(lab: Lab, run_id: str, loop: IntegrationLoop, rec: Recorder, cycles: CycleLogger | None, status: str,
-            message: str, error: str | None = None) -> None:
+def _finish(lab: Lab, run_id: str, loop: IntegrationLoop, rec: Recorder, cycles: CycleLogger | None,
+            metrics: MetricsHook | None, status: str, message: str, error: str | None = None) -> None:
     digest = loop.state_digest()
     try:
+        if metrics is not None:
+            metrics.flush()
         if cycles is not None:
             cycles.flush()
         rec.flush(loop.cycle, {"status": status, "ended_at": clock.iso(), "final_digest": digest, "error": error})

@@ -120,12 +120,21 @@ class Run:
 
     def export(self, fmt: str, dest: Path) -> Path:
         """Write the recorded arrays to `dest` (npz: all arrays; csv/parquet: one table, cycle + columns)."""
+        from omnimind.lab.audit import log
+        from omnimind.lab.governance import lab_resource, require
+
         if fmt not in EXPORT_FORMATS:
             raise LabError(f"unknown export format {fmt!r}", f"use one of: {', '.join(EXPORT_FORMATS)}")
+        require(self.lab, "audit.export", lab_resource(self.lab, "Run", self.id),
+                {"human_participants": self.spec.human_participants})
+        out = self._export(fmt, Path(dest))
+        log(self.lab, "run", "export", {"format": fmt, "path": str(out)}, run=self.id)
+        return out
+
+    def _export(self, fmt: str, dest: Path) -> Path:
         names = self.array_names()
         if not names:
             raise NotFoundError(f"run {self.id} recorded no data", "run it with recording enabled")
-        dest = Path(dest)
         cycles = self.cycles()
         if fmt == "npz":
             with atomic_writer(dest) as fh:

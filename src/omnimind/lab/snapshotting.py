@@ -106,6 +106,30 @@ def newest_verified(store: SnapshotStore, run_id: str, *, max_cycle: int | None 
     return None
 
 
+def forget(lab: Lab, policy: ForgetPolicy, *, dry_run: bool = False, run: str | None = None) -> Any:
+    """Apply a retention policy to the lab's snapshots (gated unless a dry run) and log what it removed."""
+    from omnimind.lab.audit import log
+    from omnimind.lab.governance import require
+
+    if not dry_run:
+        require(lab, "snapshot.forget")
+    result = open_store(lab).forget(policy, dry_run=dry_run, run=run)
+    if not dry_run:
+        log(lab, "snapshot", "forget", {"removed": result.remove_ids, "kept": result.keep_ids, "run": run})
+    return result
+
+
+def prune(lab: Lab) -> Any:
+    """Free data no snapshot references (gated, logged)."""
+    from omnimind.lab.audit import log
+    from omnimind.lab.governance import require
+
+    require(lab, "snapshot.prune")
+    result = open_store(lab).prune()
+    log(lab, "snapshot", "prune", result.to_json())
+    return result
+
+
 def restore_to_dir(store: SnapshotStore, snapshot_id: str, dest: Path) -> Path:
     """Write a snapshot's arrays (one .npy each) and meta.json into a new directory, atomically."""
     import json

@@ -216,8 +216,8 @@ def analyze_window(
     """Compute the requested measures on one T x D window of recorded states; plain JSON-ready dict.
 
     Steps (each stated in the output): optional per-module PCA to `pca_k` components; z-scoring of columns
-    (every measure is invariant to it; it makes the MIB normaliser unit-free); the partition — `partition`
-    (module indices per part) if given, else the MIB of `mib_measure`; each measure; then `surrogates`
+    (every measure is invariant to it); the partition — `partition` (module indices per part) if given, else
+    the MIB of `mib_measure` normalised by part size (`mib(..., normalise="size")`); each measure; then `surrogates`
     seeded surrogates of `surrogate_kind`, evaluated at the same partition, giving null mean, percentile
     interval, corrected value and p-value. Input errors raise MetricError; a measure that cannot be
     computed on this window is reported with value None and its error.
@@ -245,7 +245,7 @@ def analyze_window(
         base = WindowData(arr, grp, col_parts, lag, seed)
     elif n_mod >= 2:
         cov = LaggedCovariance.from_samples(arr, lag)
-        res = mib(cov, grp, measure=mib_measure)
+        res = mib(cov, grp, measure=mib_measure, normalise="size")
         col_parts = [list(p) for p in res.columns]
         base = WindowData(arr, grp, col_parts, lag, seed, cov)
         part_info = res.to_dict()

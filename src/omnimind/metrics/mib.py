@@ -4,8 +4,13 @@ Normalisation (Barrett & Seth 2011, PLoS Comput Biol 7:e1001052, after Balduzzi 
 bipartition B = {S, C}, K(B) = (r−1)·min_k H(M^k) = min(H(S), H(C)) with r = 2 parts and H the Gaussian
 differential entropy ½ log((2πe)^d det Σ_SS) of each part at time t. The MIB minimises φ(B)/K(B); the
 reported value is the un-normalised φ at the MIB (as in Barrett & Seth 2011 and PhiToolbox). Because
-differential entropy depends on units, K ≤ 0 is possible: we then raise (standardise columns, as
-`analyze_window` does, or pass normalise=False).
+differential entropy depends on units, K ≤ 0 is possible: we then raise (standardise columns, or use
+`normalise="size"`, or normalise=False).
+
+`normalise="size"`: K(B) = min(d_S, d_C), the number of dimensions of the smaller part — unit-free and
+always positive; it is the continuous analogue of Balduzzi & Tononi's maximum-entropy normaliser, which
+for n binary units is n bits. `analyze_window` (runs, `omnimind analyze`) uses it, because strongly
+correlated modules make min(H(S), H(C)) ≤ 0 even for standardised columns.
 
 Search: exhaustive over all 2^(n−1)−1 bipartitions for n ≤ `exhaustive_limit` (default 16) modules.
 Beyond, a heuristic: candidates are the n single-module cuts and the n−1 prefix cuts of the spectral
@@ -61,6 +66,8 @@ class MIBResult:
 
 
 NORMALISATION = "K = min(H(S), H(C)) (Barrett & Seth 2011; (r-1) min_k H(M^k) with r = 2), MIB = argmin phi/K"
+SIZE_NORMALISATION = ("K = min(d_S, d_C) dimensions (maximum-entropy analogue, Balduzzi & Tononi 2008), "
+                      "MIB = argmin phi/K")
 
 
 def module_bipartitions(n: int) -> BoolArray:
@@ -210,9 +217,11 @@ def _columns(groups: list[list[int]], mask: BoolArray) -> tuple[tuple[int, ...],
     return s, c
 
 
-def _objective(values: FloatArray, k: FloatArray, normalise: bool) -> FloatArray:
+def _objective(values: FloatArray, k: FloatArray, normalise: bool | str) -> FloatArray:
     if not normalise:
         return values
+    if normalise == "size":
+        return values / k
     if np.any(k <= 0):
         raise MetricError(
             "the MIB normaliser K = min(H(S), H(C)) is <= 0 for some bipartition (differential entropy "
@@ -249,7 +258,7 @@ def mib(
     cov: LaggedCovariance,
     groups: Sequence[Sequence[int]],
     measure: str = "phi_wms",
-    normalise: bool = True,
+    normalise: bool | str = True,
     exhaustive_limit: int = 16,
     max_moves: int = 1000,
 ) -> MIBResult:
@@ -262,10 +271,22 @@ def mib(
     n = len(grp)
     if n < 2:
         raise MetricError("the MIB needs at least two modules", "pass groups with two or more modules")
-    norm_text = NORMALISATION if normalise else "none (MIB = argmin phi)"
+    if normalise not in (True, False, "entropy", "size"):
+        raise MetricError(f"unknown MIB normalisation {normalise!r}", 'use "entropy", "size" or False')
+    norm_text = (SIZE_NORMALISATION if normalise == "size" else NORMALISATION) if normalise else \
+        "none (MIB = argmin phi)"
+    sizes = np.array([len(g) for g in grp], dtype=float)
+
+    def evaluate(masks: BoolArray) -> tuple[FloatArray, FloatArray]:
+        values, k = _evaluate(cov, grp, masks, measure)
+        if normalise == "size":
+            d_s = masks.astype(float) @ sizes
+            k = np.minimum(d_s, sizes.sum() - d_s)
+        return values, k
+
     if n <= exhaustive_limit:
         masks = module_bipartitions(n)
-        values, k = _evaluate(cov, grp, masks, measure)
+        values, k = evaluate(masks)
         obj = _objective(values, k, normalise)
         best = int(np.argmin(obj))
         method, n_eval = "exhaustive", masks.shape[0]
@@ -273,7 +294,7 @@ def mib(
         val, kk, ob = float(values[best]), float(k[best]), float(obj[best])
     else:
         cands = np.unique(np.asarray([_canonical(c) for c in _spectral_candidates(cov, grp)]), axis=0)
-        values, k = _evaluate(cov, grp, cands, measure)
+        values, k = evaluate(cands)
         obj = _objective(values, k, normalise)
         best = int(np.argmin(obj))
         mask, val, kk, ob = cands[best], float(values[best]), float(k[best]), float(obj[best])
@@ -283,7 +304,7 @@ def mib(
             flips[np.arange(n), np.arange(n)] ^= True
             ok = flips.any(axis=1) & ~flips.all(axis=1)
             flips = np.asarray([_canonical(f) for f in flips[ok]])
-            v2, k2 = _evaluate(cov, grp, flips, measure)
+            v2, k2 = evaluate(flips)
             o2 = _objective(v2, k2, normalise)
             n_eval += flips.shape[0]
             j = int(np.argmin(o2))

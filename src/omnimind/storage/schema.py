@@ -213,3 +213,81 @@ governance_reviews = sa.Table(
     sa.Column("ledger_index", sa.BigInteger, nullable=False),
     sa.UniqueConstraint("request_id", "reviewer", name="uq_governance_reviews"),  # distinct reviewers
 )
+
+# --- privacy (revision 0005) ------------------------------------------------------------------------
+# Consent, erasure and retention records (omnimind.lab.privacy, docs/privacy.md). Each row is mirrored by a
+# ledger entry (`ledger_index`). Consent rows are inserted, never updated: the newest row for a
+# (subject, purpose) is the current state. Erasure rows hold a digest of the subject, not the pseudonym.
+
+privacy_consents = sa.Table(
+    "privacy_consents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subject", sa.String(128), nullable=False),
+    sa.Column("purpose", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # granted | withdrawn
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("time", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("ledger_index", sa.BigInteger, nullable=False),
+    sa.Index("ix_privacy_consents_subject", "subject", "purpose"),
+)
+
+privacy_erasures = sa.Table(
+    "privacy_erasures",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("subject_digest", sa.String(64), nullable=False),
+    sa.Column("requested_at", sa.String(32), nullable=False),
+    sa.Column("completed_at", sa.String(32)),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("keys_destroyed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_removed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("files_removed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("ledger_index", sa.BigInteger),
+)
+
+privacy_retention = sa.Table(
+    "privacy_retention",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("time", sa.String(32), nullable=False),
+    sa.Column("category", sa.String(32), nullable=False),
+    sa.Column("days", sa.Integer, nullable=False),
+    sa.Column("cutoff", sa.String(32), nullable=False),
+    sa.Column("keys_shredded", sa.Integer, nullable=False),
+    sa.Column("entries_purged", sa.Integer, nullable=False),
+    sa.Column("ledger_index", sa.BigInteger, nullable=False),
+)
+
+privacy_archives = sa.Table(
+    "privacy_archives",
+    metadata,
+    sa.Column("first_idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("end_idx", sa.BigInteger, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("checkpoint_size", sa.BigInteger, nullable=False),
+    sa.Column("time", sa.String(32), nullable=False),
+)
+
+# --- metrics (revision 0004) ------------------------------------------------------------------------
+# Windowed integration measures of a run (omnimind.lab.analysis, docs/report.md): one row per
+# (window end cycle, measure). `source` is `run` (computed by the run's after-cycle hook) or `analyze`
+# (computed afterwards from the recorded states). `details_json` holds the estimator, units, partition,
+# PCA, window bounds, surrogate null statistics (mean, std, CI, corrected value, p-value) and any error.
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("cycle", sa.BigInteger, nullable=False),  # last cycle of the window
+    sa.Column("window", sa.Integer, nullable=False),  # samples in the window
+    sa.Column("measure", sa.String(64), nullable=False),
+    sa.Column("value", sa.Float(precision=53)),  # NULL when the measure failed on this window
+    sa.Column("details_json", sa.Text, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("computed_at", sa.String(32), nullable=False),
+)
+sa.Index("ix_metrics_run_measure_cycle", metrics.c.run_id, metrics.c.measure, metrics.c.cycle)
