@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from govhelp import with_reviews
 import sqlalchemy as sa
 
+from govhelp import with_reviews
 from omnimind import clock
 from omnimind.errors import LabError, OmniMindError, VerificationError
 from omnimind.lab import privacy
