@@ -22,7 +22,9 @@ def with_reviews(lab: Lab, action: Callable[[], T], reviewers: tuple[str, ...] =
     try:
         return action()
     except ReviewRequired as exc:
-        for name in reviewers:
+        needed = exc.decision.required_reviewers
+        assert needed <= len(reviewers), f"{needed} reviewers needed"
+        for name in reviewers[:needed]:
             lab.gate.approve(exc.request_id, principal(lab, name), "approved in test")
     return action()
 
