@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from govhelp import with_reviews
 
+from govhelp import with_reviews
 from omnimind.governance import PolicyDenied
 from omnimind.lab import privacy
 from omnimind.lab.audit import export_bundle
