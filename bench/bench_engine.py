@@ -43,6 +43,35 @@ def engine_only(spec: ExperimentSpec, cycles: int) -> float:
 
 
 def with_recording(spec: ExperimentSpec) -> float:
+    """Engine + the recorder writing every cycle's arrays to the lab's SQLite database (no ledger)."""
+    from omnimind.lab.lab import Lab
+    from omnimind.lab.recorder import Recorder
+    from omnimind.lab.runner import new_run_id
+
+    with tempfile.TemporaryDirectory() as d, Lab.init(Path(d) / "lab") as lab:
+        import json
+
+        import sqlalchemy as sa
+
+        from omnimind.storage.schema import runs
+
+        run_id = new_run_id()
+        with lab.db.begin() as conn:
+            conn.execute(sa.insert(runs).values(id=run_id, name="bench", spec_json=json.dumps(spec.to_json()),
+                                                spec_digest=spec.digest(), seed=spec.seed, status="running",
+                                                created_at="", cycles_target=spec.cycles, host="", versions_json="{}"))
+        loop = IntegrationLoop(spec.engine, spec.seed)
+        rec = Recorder(lab.db, run_id, loop, list(spec.recording.arrays), 1)
+        loop.after_cycle.append(rec)
+        t = time.perf_counter()
+        loop.run(spec.cycles)
+        rec.flush(loop.cycle)
+        rec.close()
+        return spec.cycles / (time.perf_counter() - t)
+
+
+def full_run(spec: ExperimentSpec) -> float:
+    """`lab.run`: gate at start, recording, every cycle in the audit ledger, snapshots/metrics as the spec says."""
     from omnimind.lab.lab import Lab
 
     with tempfile.TemporaryDirectory() as d, Lab.init(Path(d) / "lab") as lab:
@@ -51,13 +80,21 @@ def with_recording(spec: ExperimentSpec) -> float:
         return spec.cycles / (time.perf_counter() - t)
 
 
+def lean(spec: ExperimentSpec) -> ExperimentSpec:
+    """The spec with snapshots and metrics off: recording + ledger only."""
+    return ExperimentSpec.model_validate({**spec.to_json(), "metrics": {"enabled": False},
+                                          "snapshots": {"every_cycles": None, "on_interrupt": False,
+                                                        "at_end": False}})
+
+
 def peak_memory_child(which: str, cycles: int, record: bool) -> dict[str, float]:
     """Run in a fresh process so ru_maxrss is this workload's own peak."""
     code = (
         "import resource, sys, tempfile, pathlib;"
+        "from omnimind.spec import ExperimentSpec;"
         "sys.path.insert(0, 'bench');"
         "import bench_engine as b;"
-        f"spec = b.{which}_spec({cycles});"
+        f"spec = b.lean(b.{which}_spec({cycles}));"
         "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
         + ("from omnimind.lab.lab import Lab;"
            "d = tempfile.mkdtemp(); lab = Lab.init(pathlib.Path(d) / 'lab'); lab.run(spec);"
@@ -81,10 +118,17 @@ def main() -> None:
         res[name] = {
             "engine_only_cycles_per_s": round(engine_only(make(n), n)),
             "with_recording_cycles_per_s": round(with_recording(make(n))),
+            "recording_and_every_cycle_logged_cycles_per_s": round(full_run(lean(make(n)))),
+            "default_run_all_on_cycles_per_s": round(full_run(make(n))),
             f"memory_{mem_cycles}_cycles_engine_only": peak_memory_child(name.split("_")[0], mem_cycles, False),
             f"memory_{mem_cycles}_cycles_recording": peak_memory_child(name.split("_")[0], mem_cycles, True),
         }
-    res["targets"] = {"default_engine_only_cycles_per_s": 50_000, "default_with_recording_cycles_per_s": 30_000}
+    d = res["default_8x16"]
+    assert isinstance(d, dict)
+    d["logged_over_unlogged"] = round(d["recording_and_every_cycle_logged_cycles_per_s"]
+                                      / d["with_recording_cycles_per_s"], 3)
+    res["targets"] = {"default_engine_only_cycles_per_s": 50_000, "default_with_recording_cycles_per_s": 30_000,
+                      "logged_over_unlogged": 0.6}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "engine.json").write_text(json.dumps(res, indent=2))
     print(json.dumps(res, indent=2))
