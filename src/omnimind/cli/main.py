@@ -138,6 +138,25 @@ def _drive_cli(start: Callable[[Callable[[int, int], None]], Any], spec: Experim
                   f"({ran:,} in this session, {elapsed:.2f} s, {ran / elapsed:,.0f} cycles/s)")
     console.print(f"final state digest {info['final_digest']}")
     console.print(f"recorded: {', '.join(f'{n} {tuple(result.array(n).shape)}' for n in info['arrays'])}")
+    _print_metrics(lab, info["id"])
+    console.print(f"next: omnimind --lab {lab.path} report {info['id']}   (or: runs show, audit verify, "
+                  "restore --at-cycle N)")
+
+
+def _print_metrics(lab: Lab, run_id: str) -> None:
+    """The newest window of each in-run measure, against its surrogate null."""
+    from omnimind.lab.analysis import metrics_for
+
+    latest: dict[str, dict[str, Any]] = {}
+    for m in metrics_for(lab, run_id):
+        latest[m["measure"]] = m
+    for name, m in latest.items():
+        d = m["details"]
+        sym, units, sur = d.get("symbol", name), d.get("units", ""), d.get("surrogate") or {}
+        value = "n/a" if m["value"] is None else f"{m['value']:.4g}"
+        null = (f"; {sur['kind']} surrogate null {sur['null_mean']:.4g} "
+                f"[{sur['ci'][0]:.4g}, {sur['ci'][1]:.4g}], p = {sur['p_value']:.3g}") if sur.get("ci") else ""
+        console.print(f"{sym} ({name}) at cycle {m['cycle']:,}, window {m['window']:,}: {value} {units}{null}")
 
 
 @spec_app.command("show")
