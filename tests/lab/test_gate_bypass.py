@@ -15,7 +15,7 @@ from govhelp import with_reviews
 from omnimind.governance import PolicyDenied
 from omnimind.lab import privacy
 from omnimind.lab.audit import export_bundle
-from omnimind.lab.governance import principal
+from omnimind.lab.governance import export_decisions, principal
 from omnimind.lab.lab import Lab
 from omnimind.lab.snapshotting import forget, open_store, prune
 from omnimind.snapshots import ForgetPolicy
@@ -79,6 +79,7 @@ def gated_actions(lab: Lab, run: Any, tmp: Path, key_backup: Path) -> dict[str, 
         "snapshot.prune": lambda: prune(lab),
         "audit.export (run data)": lambda: run.export("npz", tmp / "out.npz"),
         "audit.export (ledger bundle)": lambda: export_bundle(lab, run.id, tmp / "bundle.json"),
+        "audit.export (decisions)": lambda: export_decisions(lab, "jsonl", tmp / "decisions.jsonl"),
         "audit.erase": lambda: privacy.erase_subject(lab, "S1", "dpo"),
         "keys.rotate": lambda: privacy.rotate_keys(lab),
         "retention.apply": lambda: privacy.retention_apply(lab),
@@ -109,5 +110,5 @@ def test_every_gated_action_is_vetoed_and_changes_nothing(lab: Any) -> None:
         assert shown["record"]["decision"] == "deny"
         proof = lab_.ledger.prove_inclusion(shown["proof"]["index"])
         proof.verify(lab_.ledger.vkey)
-    assert not (tmp / "out.npz").exists() and not (tmp / "bundle.json").exists()
+    assert not any((tmp / f).exists() for f in ("out.npz", "bundle.json", "decisions.jsonl"))
     assert lab_.ledger.verify(full=True).ok

@@ -11,7 +11,7 @@ from rich.table import Table
 from omnimind.cli.common import console, open_lab, print_json
 from omnimind.errors import PolicyError
 from omnimind.governance import Resource
-from omnimind.lab.governance import lab_resource, principal
+from omnimind.lab.governance import export_decisions, lab_resource, principal
 
 policy_app = typer.Typer(no_args_is_help=True, help="The Cedar policy set in force.")
 review_app = typer.Typer(no_args_is_help=True, help="Actions waiting for human review.")
@@ -168,7 +168,7 @@ def decisions_export(output: Annotated[Path, typer.Option("--output", "-o")],
     """Export decisions, each with its inclusion proof."""
     filters = {k: v for k, v in (("action", action), ("decision", decision)) if v is not None}
     with open_lab() as lab:
-        n = lab.gate.decisions.export(fmt, output, **filters)
+        n = export_decisions(lab, fmt, output, **filters)
     console.print(f"wrote {n} decision(s) to {output}")
 
 

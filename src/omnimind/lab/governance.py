@@ -9,6 +9,7 @@ are the lab's `[users]` table in lab.toml and the acting OS user or $OMNIMIND_US
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omnimind.governance import Decision, Gate, Principal, Resource, ledger_fields
@@ -65,3 +66,13 @@ def run_context(lab: Lab, human_participants: bool, protocol_id: str | None, cyc
     if protocol_id:
         ctx["protocol_id"] = protocol_id
     return ctx
+
+
+def export_decisions(lab: Lab, fmt: str, dest: Path, **filters: Any) -> int:
+    """Export decision records with their inclusion proofs (gated as `audit.export`, logged)."""
+    from omnimind.lab.audit import log
+
+    require(lab, "audit.export")
+    n = lab.gate.decisions.export(fmt, dest, **filters)
+    log(lab, "governance", "decisions.export", {"format": fmt, "path": str(dest), "records": n})
+    return n
