@@ -20,7 +20,9 @@ WORKER = textwrap.dedent(
     led = make_ledger({url!r}, Path({key!r}))
     me = sys.argv[1]
     import time
-    while not Path({go!r}).exists():  # start together
+    Path({go!r} + "." + me).touch()  # ready
+    deadline = time.monotonic() + 60
+    while not Path({go!r}).exists() and time.monotonic() < deadline:  # start together
         time.sleep(0.005)
     t0 = time.time()
     for i in range({rounds}):
@@ -48,7 +50,9 @@ def test_two_processes_append_concurrently(db_url: str, tmp_path: Path) -> None:
         subprocess.Popen([sys.executable, "-c", code, who], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for who in ("procA", "procB")
     ]
-    time.sleep(1.0)
+    deadline = time.monotonic() + 60  # wait until both workers are ready (imports done), then start them together
+    while not all(Path(f"{go}.{who}").exists() for who in ("procA", "procB")) and time.monotonic() < deadline:
+        time.sleep(0.01)
     go.touch()
     spans = []
     for p in procs:
