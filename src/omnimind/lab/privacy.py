@@ -587,7 +587,7 @@ def restore_keys(lab: Lab, src: Path, passphrase: str) -> dict[str, int]:
         if key_path.exists() and key_path.read_bytes() != log_key:
             raise LedgerError("the backup's log key differs from this lab's", "restore into the lab it came from")
         if not key_path.exists():
-            from omnimind.ledger._util import write_atomic
+            from omnimind.fsutil import atomic_write_bytes
 
-            write_atomic(key_path, log_key, mode=0o600)
+            atomic_write_bytes(key_path, log_key, mode=0o600)
     return keyring(lab).restore(content, erased_key_ids(lab))

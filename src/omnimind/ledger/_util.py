@@ -8,6 +8,8 @@ import contextlib
 import os
 from pathlib import Path
 
+from omnimind.fsutil import fsync_dir
+
 
 def b64encode(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
@@ -26,33 +28,6 @@ def b64decode_strict(text: str) -> bytes:
     if base64.b64encode(data).decode("ascii") != text:
         raise ValueError(f"not canonical base64: {text[:40]!r}")
     return data
-
-
-def fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # some filesystems cannot fsync a directory
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    """Replace `path` with `data`: temp file (O_EXCL, `mode`) + fsync + rename + fsync(dir)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
 
 
 def create_exclusive(path: Path, data: bytes, *, mode: int = 0o600) -> None:

@@ -68,9 +68,9 @@ def bundle_bytes(bundle: Mapping[str, Any]) -> bytes:
 
 
 def write_bundle(bundle: Mapping[str, Any], path: Path) -> None:
-    from omnimind.ledger._util import write_atomic
+    from omnimind.fsutil import atomic_write_bytes
 
-    write_atomic(Path(path), bundle_bytes(bundle), mode=0o644)
+    atomic_write_bytes(Path(path), bundle_bytes(bundle), mode=0o644)
 
 
 class _Bad(Exception):

@@ -37,7 +37,8 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from omnimind import clock
 from omnimind.errors import LedgerError
-from omnimind.ledger._util import b64decode_strict, b64encode, write_atomic
+from omnimind.fsutil import atomic_write_bytes
+from omnimind.ledger._util import b64decode_strict, b64encode
 
 KEYRING_FILE = "keyring.json"
 PASSPHRASE_ENV = "OMNIMIND_KEY_PASSPHRASE"
@@ -136,7 +137,7 @@ class Keyring:
                 self._forget(kid)
 
     def _save(self) -> None:
-        write_atomic(self.path, json.dumps(self._doc, indent=1, sort_keys=True).encode(), mode=0o600)
+        atomic_write_bytes(self.path, json.dumps(self._doc, indent=1, sort_keys=True).encode(), mode=0o600)
 
     def _forget(self, kid: str) -> None:
         self.generation += 1
@@ -312,7 +313,7 @@ class Keyring:
             content = {"keyring": self._doc, "kek": b64encode(kek),
                        "files": {n: b64encode(b) for n, b in (extra_files or {}).items()}}
         sealed = seal_with_passphrase(json.dumps(content).encode(), passphrase, _BUNDLE_MAGIC.encode())
-        write_atomic(Path(dest), json.dumps({"format": _BUNDLE_MAGIC, **sealed}).encode(), mode=0o600)
+        atomic_write_bytes(Path(dest), json.dumps({"format": _BUNDLE_MAGIC, **sealed}).encode(), mode=0o600)
 
     @staticmethod
     def read_backup(src: Path, passphrase: str) -> dict[str, Any]:

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from omnimind.errors import LedgerError, VerificationError
+from omnimind.fsutil import atomic_write_bytes
 from omnimind.ledger import proof as _proof
-from omnimind.ledger._util import b64decode_strict, b64encode, write_atomic
+from omnimind.ledger._util import b64decode_strict, b64encode
 from omnimind.ledger.checkpoint import Checkpoint, open_checkpoint
 from omnimind.ledger.cosignature import CosignatureV1Signer
 from omnimind.ledger.note import Ed25519Verifier, Signature, parse_note
@@ -61,7 +62,7 @@ class Witness:
         return dict(state)
 
     def _write(self, state: dict[str, Any]) -> None:
-        write_atomic(self.state_path, json.dumps(state, sort_keys=True, indent=1).encode() + b"\n")
+        atomic_write_bytes(self.state_path, json.dumps(state, sort_keys=True, indent=1).encode() + b"\n", mode=0o600)
 
     @contextmanager
     def _lock(self) -> Iterator[None]:

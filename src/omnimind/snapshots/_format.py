@@ -298,14 +298,6 @@ def atomic_write(tmp_dir: str, final_path: str, parts: Sequence[Buffer], kind: s
     return n
 
 
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def read_file(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()

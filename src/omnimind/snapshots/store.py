@@ -36,6 +36,7 @@ from cryptography.exceptions import InvalidTag
 from omnimind import clock
 from omnimind.canonical import canonical_json
 from omnimind.errors import NotFoundError, SnapshotError, VerificationError
+from omnimind.fsutil import fsync_dir
 from omnimind.snapshots import _format as fmt
 from omnimind.snapshots.policy import Decision, ForgetPolicy, apply_policy
 
@@ -328,12 +329,12 @@ class SnapshotStore:
         for i in range(256):
             os.makedirs(os.path.join(root, "data", f"{i:02x}"), exist_ok=True)
         for d in ("data", root):
-            fmt.fsync_dir(os.path.join(root, d) if d != root else root)
+            fsync_dir(os.path.join(root, d) if d != root else root)
         # config last: a directory without config.json is not a store, so a crash here is harmless
         fmt.atomic_write(
             os.path.join(root, "tmp"), os.path.join(root, "config.json"), [canonical_json(config)], "config"
         )
-        fmt.fsync_dir(root)
+        fsync_dir(root)
         return cls(root, config, crypto)
 
     @classmethod
@@ -498,7 +499,7 @@ class SnapshotStore:
             data = self._crypto.seal(data, fmt.AAD_PREFIX + b"index")
         name = fmt.file_hash([data])
         fmt.atomic_write(self._p("tmp"), self._p("index", name), [data], "index")
-        fmt.fsync_dir(self._p("index"))
+        fsync_dir(self._p("index"))
         self._index_files.add(name)
         for pid, _size, blobs in packs:
             self._pack_index_file[pid] = name
@@ -550,7 +551,7 @@ class SnapshotStore:
             futures.append(pool.submit(self._write_pack, batch))
         results = [f.result() for f in futures]
         dirs = {self._p("data", pid[:2]) for pid, _s, _e in results}
-        list(pool.map(fmt.fsync_dir, sorted(dirs)))
+        list(pool.map(fsync_dir, sorted(dirs)))
         return results
 
     def _read_stored(self, loc: fmt.BlobLoc, fd: int | None = None) -> bytes:
@@ -715,7 +716,7 @@ class SnapshotStore:
         sid = self._ids.hexdigest(body)
         data = body if self._crypto is None else self._crypto.seal(body, fmt.AAD_PREFIX + b"manifest")
         fmt.atomic_write(self._p("tmp"), self._p("snapshots", sid), [data], "manifest")
-        fmt.fsync_dir(self._p("snapshots"))
+        fsync_dir(self._p("snapshots"))
         out = Snapshot(
             sid, snap.time, snap.host, snap.run, snap.tags, snap.parent, snap.original, snap.arrays, snap.meta
         )
@@ -940,7 +941,7 @@ class SnapshotStore:
             )
             new = self._write_manifest(new)
             os.unlink(self._p("snapshots", snap.id))
-            fmt.fsync_dir(self._p("snapshots"))
+            fsync_dir(self._p("snapshots"))
             self._manifests.pop(snap.id, None)
             return new
 
@@ -1243,7 +1244,7 @@ class SnapshotStore:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(self._p("snapshots", sid))
                     self._manifests.pop(sid, None)
-                fmt.fsync_dir(self._p("snapshots"))
+                fsync_dir(self._p("snapshots"))
         return result
 
     def prune(self) -> PruneResult:
@@ -1310,7 +1311,7 @@ class SnapshotStore:
                 for name in old_index_files:
                     if name != new_name:
                         os.unlink(self._p("index", name))
-                fmt.fsync_dir(self._p("index"))
+                fsync_dir(self._p("index"))
                 for pid in delete + repack:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(self._pack_path(pid))
