@@ -41,12 +41,15 @@ def kill_and_resume(tmp_path: Path, rng: random.Random, reference: dict[str, np.
     spec_file = tmp_path / "spec.yaml"
     spec_file.write_text(yaml.safe_dump(SPEC))
     proc = om(lab_dir, "run", str(spec_file), "--json")
-    # Wait until the run exists, then let it go on for a random while (it may even finish).
+    # Kill it once it has committed a random number of cycles (or when it finishes first), with a deadline.
+    target = rng.randrange(0, SPEC["cycles"])
     deadline = time.monotonic() + 60
     with Lab.open(lab_dir) as lab:
-        while not lab.runs() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.02)
-    time.sleep(rng.uniform(0.0, 0.8))
+        while proc.poll() is None and time.monotonic() < deadline:
+            runs = lab.runs()
+            if runs and runs[0].cycles_done >= target:
+                break
+            time.sleep(0.01)
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
