@@ -1,8 +1,8 @@
-"""The fused hot path: all built-in modules stepped as one batched matrix product per cycle.
+"""The fused bank: the parameters and states of all built-in modules in padded stacks, stepped by `kernel`.
 
 Module i occupies row i of a zero-padded (M × d_max) state matrix; its parameters sit in the top-left of
-padded stacks, so padding stays exactly zero and one `matmul` updates every module. This computes the
-same update as `BuiltinModule.step` (equal up to floating-point summation order).
+padded stacks (the snapshot format), and the compiled kernels loop over the real entries only. This
+computes the same update as `BuiltinModule.step` (equal up to floating-point summation order).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from omnimind.engine.modules import F64, BuiltinModule
 
+_EMPTY = np.zeros(0)
 _ARRAYS = ("W", "R", "M", "S", "surprise", "sigma", "keep", "leak", "gain", "kappa")
 
 
@@ -58,53 +59,34 @@ class FusedBank:
             self.surprise[i] = mod.surprise
             self.linear[i, :] = not mod.nonlinear
             self.eta[i] = mod.learning_rate
-        self.has_linear = bool(self.linear.any())
+        self.nonlin = ~self.linear[:, 0] if m else np.zeros(0, dtype=bool)
         self.pred = [i for i, k in enumerate(self.kinds) if k == "predictor"]
+        self.pred_idx = np.array(self.pred, dtype=np.int64)
         # Flat positions in Z of the real (unpadded) state entries, in module order.
         self.gather = np.concatenate([np.arange(d) + i * width for i, d in enumerate(self.dims)])
         self._zflat = self.Z.reshape(-1)
         self.state_dim = int(self.dims.sum())
-        # Work buffers and views, made once: nothing is allocated per cycle on the fused path.
-        self._zb = dmax + ws_dim
-        self._z3 = self.Z[:, :, None]
-        self._s3 = self.S[:, :, None]
-        self._pre = np.zeros((m, dmax, 1))
-        self._pre2 = self._pre[:, :, 0]
-        self._act = np.zeros((m, dmax))
-        # Contents carry a trailing column of ones so one matmul w @ C yields both Σw·c and Σw.
+        # Work buffers and 1-D views for the compiled kernels, made once: nothing is allocated per cycle.
+        self._keep1 = self.keep[:, 0]
+        self._leak1 = self.leak[:, 0]
+        self._pre = np.zeros(dmax)
+        self._err = np.zeros(ws_dim)
+        # Contents carry a trailing column of ones (kept for callers that want Σw·c and Σw in one product).
         self._content_ext = np.ones((m, ws_dim + 1))
-        self._content = self._content_ext[:, :ws_dim, None]
-        self._content2 = self._content_ext[:, :ws_dim]
-        self._sal = np.zeros(m)
-        self._npred = len(self.pred)
-        self._pred_views = [(int(i), self.S[i], self.M[i]) for i in self.pred]
+        from omnimind.engine import kernel  # imported on first use: numba costs ~0.4 s to import
 
-    def step(self, broadcast: F64, stimulus: F64 | None, noise: F64) -> None:
-        """Advance every module one cycle in place; `noise` is this cycle's σ-scaled draw (M × d_max)."""
-        dmax = self.dmax
-        self.Z[:, dmax : self._zb] = broadcast
-        if stimulus is not None:
-            self.Z[:, self._zb :] = stimulus
-        pre = self._pre2
-        np.matmul(self.W, self._z3, out=self._pre)
-        pre += noise
-        act = self._act
-        np.tanh(pre, out=act)
-        if self.has_linear:
-            np.copyto(act, pre, where=self.linear)
-        act *= self.leak
-        self.S *= self.keep
-        self.S += act
+        self._k_step, self._k_salience, self._k_observe = kernel.bank_step, kernel.salience, kernel.observe
+
+    def step(self, broadcast: F64, stimulus: F64 | None, noise: F64, row: F64) -> None:
+        """Advance every module one cycle in place (`noise`: this cycle's σ-scaled draw, M × d_max); the new
+        concatenated states go into `row`."""
+        self._k_step(self.Z, self.W, noise, self.nonlin, self._keep1, self._leak1, self.dims, broadcast,
+                     _EMPTY if stimulus is None else stimulus, self._pre, row)
 
     def salience(self, out: F64) -> F64:
         """Candidate contents (kept for `contents`) and saliences written into `out`."""
-        np.matmul(self.R, self._s3, out=self._content)
-        c = self._content2
-        np.einsum("ij,ij->i", c, c, out=self._sal)
-        np.sqrt(self._sal, out=out)
-        out *= self.gain
-        for i in self.pred:
-            out[i] += self.kappa[i] * self.surprise[i]
+        self._k_salience(self.Z, self.R, self.dims, self.gain, self.kappa, self.surprise, self.pred_idx,
+                         self._content_ext, out)
         return out
 
     @property
@@ -114,10 +96,7 @@ class FusedBank:
 
     def observe(self, broadcast: F64) -> None:
         """Predictors' NLMS update towards the broadcast that won this cycle; sets their surprise."""
-        for i, h, m in self._pred_views:
-            err = broadcast - m @ h
-            self.surprise[i] = float(err @ err) / self.ws_dim
-            m += np.multiply.outer(err, h) * (self.eta[i] / (1e-8 + float(h @ h)))
+        self._k_observe(self.Z, self.M, self.dims, self.eta, self.surprise, self.pred_idx, broadcast, self._err)
 
     def read_states(self, out: F64) -> F64:
         """The concatenated unpadded states (module order) into `out` (length state_dim)."""

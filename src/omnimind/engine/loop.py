@@ -25,6 +25,7 @@ from omnimind.engine.workspace import SharedWorkspace
 ENGINE_STATE_VERSION = 1
 NOISE_BLOCK = 256
 _NO_INPUT_DIGEST = hashlib.sha256(b"").digest()
+_EMPTY: F64 = np.zeros(0)
 
 
 class CycleResult(NamedTuple):
@@ -99,6 +100,14 @@ class IntegrationLoop:
             [hashlib.sha256(row.tobytes()).digest() for row in stimuli] if stimuli is not None else []
         )
         self._builtin_width = self.bank.state_dim
+        b = self.bank
+        from omnimind.engine import kernel  # imported on first use: numba costs ~0.4 s to import
+
+        self._k_cycle = kernel.cycle
+        # The arrays the compiled cycle works on, in `kernel.cycle`'s order (all views stay valid for life).
+        self._fixed = (b.Z, b.W, b.nonlin, b._keep1, b._leak1, b.dims, b.R, b.gain, b.kappa, b.surprise,
+                       b.pred_idx, b.M, b.eta, b.contents, self._sal, self.workspace.fatigue,
+                       self.workspace.attention, self.workspace.broadcast, self.workspace.params, b._pre, b._err)
         self.cycle = 0
         self.before_cycle: list[BeforeHook] = []
         self.after_cycle: list[AfterHook] = []
@@ -124,23 +133,21 @@ class IntegrationLoop:
         """Run one cycle and return its record (hooks are the caller's business: see `run`)."""
         t0 = time.perf_counter_ns()
         n = self.cycle + 1
-        ws, bank = self.workspace, self.bank
+        ws = self.workspace
         if self.stimuli is None:
-            idx, stim = None, None
+            idx, stim = None, _EMPTY
         else:
             idx = ((n - 1) // self.hold) % self.stimuli.shape[0]
             stim = self.stimuli[idx]
         if self._block_pos == NOISE_BLOCK:
             self._draw_block()
-        bank.step(ws.broadcast, stim, self._block[self._block_pos])
+        noise = self._block[self._block_pos]
         self._block_pos += 1
         row = ws.next_row()
-        bank.read_states(row[: self._builtin_width] if self.user_modules else row)
         if self.user_modules:
-            winner = self._step_user(row, stim)
+            winner = self._step_user(row, stim, noise)
         else:
-            winner = ws.compete(bank.salience(self._sal), bank.contents)
-        bank.observe(ws.broadcast)
+            winner, ws.ignition = self._k_cycle(*self._fixed, noise, stim, row)
         self.cycle = n
         return CycleResult(
             n,
@@ -159,13 +166,15 @@ class IntegrationLoop:
         self._block *= self.bank.sigma
         self._block_pos = 0
 
-    def _step_user(self, row: F64, stim: F64 | None) -> int:
-        ws, nb = self.workspace, self._nb
+    def _step_user(self, row: F64, stim: F64, noise: F64) -> int:
+        ws, nb, bank = self.workspace, self._nb, self.bank
         prev = ws.broadcast.copy()
+        bank.step(prev, stim if stim.size else None, noise, row[: self._builtin_width])
         off = self._builtin_width
+        user_stim = stim if stim.size else None
         for j, mod in enumerate(self.user_modules):
-            noise = self._user_noise.standard_normal(mod.dim)
-            state = np.asarray(mod.step(prev, Inputs(stimulus=stim, noise=noise)), dtype=np.float64)
+            user_noise = self._user_noise.standard_normal(mod.dim)
+            state = np.asarray(mod.step(prev, Inputs(stimulus=user_stim, noise=user_noise)), dtype=np.float64)
             if state.shape != (mod.dim,):
                 raise ValueError(f"module {mod.name!r} returned state of shape {state.shape}, expected ({mod.dim},)")
             row[off : off + mod.dim] = state
@@ -173,9 +182,11 @@ class IntegrationLoop:
             self._contents[nb + j, :-1] = c
             self._sal[nb + j] = float(np.sqrt(c @ c) / np.sqrt(c.shape[0]))
             off += mod.dim
-        self.bank.salience(self._sal[:nb])
-        self._contents[:nb] = self.bank.contents
-        return ws.compete(self._sal, self._contents)
+        bank.salience(self._sal[:nb])
+        self._contents[:nb] = bank.contents
+        winner = ws.compete(self._sal, self._contents)
+        bank.observe(ws.broadcast)
+        return winner
 
     def run(self, cycles: int) -> CycleResult | None:
         """Run `cycles` cycles, calling the before/after hooks around each; returns the last record."""

@@ -34,15 +34,15 @@ class SharedWorkspace:
         self.broadcast = np.zeros(spec.dim)
         self.attention = np.full(len(module_names), 1.0 / len(module_names))
         self.ignition = False
-        self._inv_t = 1.0 / spec.temperature
-        self._acc = np.zeros(spec.dim + 1)
         # Adaptation (fatigue): a module that keeps winning loses salience, so access can move on.
         self.fatigue = np.zeros(len(module_names))
-        self._beta = spec.adaptation
-        self._rate = 1.0 / spec.adaptation_time
-        self._decay = 1.0 - self._rate
-        self._winner_mode = spec.broadcast == "winner"
-        self._threshold = spec.ignition_threshold
+        # The competition's constants as the compiled kernel takes them (see `kernel.compete`).
+        self.params = np.array([spec.adaptation, 1.0 / spec.temperature, 1.0 - 1.0 / spec.adaptation_time,
+                                1.0 / spec.adaptation_time, spec.ignition_threshold,
+                                1.0 if spec.broadcast == "winner" else 0.0])
+        from omnimind.engine import kernel  # imported on first use: numba costs ~0.4 s to import
+
+        self._k_compete = kernel.compete
 
     def next_row(self) -> F64:
         """The history row the next state is written into (advances the ring)."""
@@ -72,29 +72,12 @@ class SharedWorkspace:
         return np.concatenate([self.history[start:], self.history[:end]])
 
     def compete(self, salience: F64, contents: F64) -> int:
-        """Softmax(salience / T) into `attention`, then broadcast and ignition; returns the winner.
+        """Softmax(adapted salience / T) into `attention`, then broadcast, ignition and fatigue; returns the winner.
 
-        `contents` is M × (d_b + 1) with a last column of ones, so one product gives Σw·c and Σw.
+        `salience` is overwritten (fatigue subtracted); `contents` is M × ≥d_b (extra columns are ignored).
         """
-        w = self.attention
-        if self._beta:
-            salience -= self._beta * self.fatigue
-        np.multiply(salience, self._inv_t, out=w)
-        winner = int(w.argmax())
-        w -= w[winner]
-        np.exp(w, out=w)
-        acc = self._acc
-        np.matmul(w, contents, out=acc)
-        total = acc[-1]
-        w /= total
-        if self._winner_mode:
-            self.broadcast[:] = contents[winner, :-1]
-        else:
-            np.divide(acc[:-1], total, out=self.broadcast)
-        self.ignition = bool(w[winner] >= self._threshold)
-        if self._beta:
-            self.fatigue *= self._decay
-            self.fatigue += self._rate * w
+        winner, self.ignition = self._k_compete(salience, contents, self.fatigue, self.attention, self.broadcast,
+                                                self.params)
         return winner
 
     def get_arrays(self) -> dict[str, NDArray[Any]]:

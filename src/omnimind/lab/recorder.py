@@ -22,6 +22,9 @@ from omnimind.storage.schema import run_chunks, runs
 
 _ZSTD_LEVEL = 1
 CHUNK_BYTES = 8 << 20  # target size of one chunk of the widest array
+_NONE_F = np.zeros((0, 0))
+_NONE_I = np.zeros((0, 0), dtype=np.int32)
+_NONE_U = np.zeros((0, 0), dtype=np.uint8)
 
 
 def encode_block(block: NDArray[Any]) -> tuple[str, bytes]:
@@ -75,7 +78,10 @@ class Recorder:
         self.names = [n for n in arrays if shapes[n][0] > 0]
         self._sets = [{n: np.zeros((self.chunk_rows, shapes[n][0]), dtype=shapes[n][1]) for n in self.names}
                       for _ in range(2)]
-        self._pred = np.array(loop.bank.pred, dtype=np.intp)
+        self._pred = loop.bank.pred_idx
+        from omnimind.engine import kernel  # imported on first use: numba costs ~0.4 s to import
+
+        self._k_record = kernel.record
         self._surprise_src = loop.bank.surprise
         self._use(0)
         self.n = 0  # rows buffered, not yet handed to the writer
@@ -87,27 +93,18 @@ class Recorder:
         self._active = k
         bufs = self._sets[k]
         self.buffers = bufs
-        self._states = bufs.get("states")
-        self._attention = bufs.get("attention")
-        self._ignition = bufs.get("ignition")
-        self._winner = bufs.get("winner")
-        self._surprise = bufs.get("surprise")
+        # Arrays not recorded get an empty stand-in: the record kernel skips buffers with no rows.
+        self._targets = (bufs.get("states", _NONE_F), bufs.get("attention", _NONE_F), bufs.get("winner", _NONE_I),
+                         bufs.get("ignition", _NONE_U), bufs.get("surprise", _NONE_F))
 
     def __call__(self, r: CycleResult) -> None:
         """After-cycle hook."""
         if r.cycle % self.every:
             return
         n = self.n
-        if self._states is not None:
-            self._states[n] = r.state
-        if self._attention is not None:
-            self._attention[n] = r.attention
-        if self._ignition is not None:
-            self._ignition[n, 0] = r.ignition
-        if self._winner is not None:
-            self._winner[n, 0] = r.winner
-        if self._surprise is not None:
-            np.take(self._surprise_src, self._pred, out=self._surprise[n])
+        states, att, win, ign, sur = self._targets
+        self._k_record(n, r.state, r.attention, r.winner, r.ignition, self._surprise_src, self._pred,
+                      states, att, win, ign, sur)
         self.n = n + 1
         if self.n == self.chunk_rows:
             self.flush(r.cycle, wait=False)

@@ -47,10 +47,13 @@ STIMULI = "stimuli"  # run_chunks array holding the run's stimulus rows (kept fo
 
 def versions() -> dict[str, str]:
     """Software versions that can change a run's numbers."""
+    import llvmlite
+    import numba
     import scipy
 
     return {"omnimind": omnimind.__version__, "python": sys.version.split()[0], "numpy": np.__version__,
-            "scipy": scipy.__version__, "platform": platform.platform()}
+            "scipy": scipy.__version__, "numba": numba.__version__, "llvmlite": llvmlite.__version__,
+            "platform": platform.platform(), "libc": "-".join(platform.libc_ver())}
 
 
 def new_run_id() -> str:
