@@ -16,11 +16,13 @@ never changes a leaf hash. Entries without `_sensitive` stay plain "json" payloa
 
 from __future__ import annotations
 
+import binascii
 import json
 import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _encode_str
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -29,7 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from omnimind import clock
 from omnimind.errors import LedgerError, VerificationError
 from omnimind.ledger._util import b64decode_strict, b64encode
-from omnimind.ledger.entry import Entry, NewEntry, canonical_bytes
+from omnimind.ledger.entry import Entry, NewEntry, _fast_ok, canonical_bytes, json_text
 from omnimind.ledger.keys import Keyring
 
 SENSITIVE = "_sensitive"
@@ -90,6 +92,13 @@ class EncryptingCodec:
             got = self._ciphers[scope] = (dk.kid, AESGCM(dk.key), head + '"index":', tail)
         return got
 
+    def _encrypt(self, index: int, new: NewEntry, plaintext: bytes) -> tuple[str, bytes, bytes]:
+        """(kid, nonce, ciphertext) of `plaintext` under the entry's data key; a fresh random 96-bit nonce."""
+        epoch = new.time[:10] if new.time else self._today()
+        kid, aes, head, tail = self._cipher(new.subject, new.category, epoch)
+        nonce = os.urandom(12)
+        return kid, nonce, aes.encrypt(nonce, plaintext, f"{head}{index}{tail}".encode())
+
     def __call__(self, index: int, new: NewEntry) -> tuple[str, Mapping[str, Any]]:
         payload = new.payload
         if SENSITIVE not in payload:
@@ -99,17 +108,58 @@ class EncryptingCodec:
         clear, secret = split_sensitive(payload)
         if self.debug_unencrypted:
             return "json", {**clear, **secret, "_debug_unencrypted": True}
-        epoch = new.time[:10] if new.time else self._today()
-        kid, aes, head, tail = self._cipher(new.subject, new.category, epoch)
-        nonce = os.urandom(12)
-        ct = aes.encrypt(nonce, canonical_bytes(secret), f"{head}{index}{tail}".encode())
+        kid, nonce, ct = self._encrypt(index, new, canonical_bytes(secret))
         clear[ENCRYPTED] = {"ct": b64encode(ct), "fields": sorted(secret), "kid": kid, "nonce": b64encode(nonce)}
         return ENCODING, clear
+
+    def encode_text(self, index: int, new: NewEntry) -> tuple[str, str] | None:
+        """(payload_encoding, canonical JSON text of the payload to commit): what `__call__` commits, built as
+        text (the ledger's hot path), or None when the payload needs the generic path (`__call__`): not a
+        plain dict, values outside the fast canonical path (floats, non-BMP keys), debug mode, lone surrogates."""
+        payload = new.payload
+        if type(payload) is not dict or self.debug_unencrypted:
+            return None
+        if SENSITIVE not in payload:
+            if ENCRYPTED in payload or not _fast_ok(payload):
+                return None
+            return "json", json_text(payload)
+        clear, secret = split_sensitive(payload)
+        if not (_fast_ok(clear) and _fast_ok(secret)):
+            return None
+        try:
+            plaintext = json_text(secret).encode()
+        except UnicodeEncodeError:
+            return None
+        kid, nonce, ct = self._encrypt(index, new, plaintext)
+        fields = ",".join([_encode_str(n) for n in sorted(secret)])  # the C encoder's text of a str list
+        enc = (f'"{ENCRYPTED}":{{"ct":"{_b64(ct)}","fields":[{fields}],"kid":{_encode_str(kid)},'
+               f'"nonce":"{_b64(nonce)}"}}')
+        return ENCODING, _insert_member(clear, ENCRYPTED, enc)
 
     def decode(self, entry: Entry) -> Decoded:
         """The entry's payload with sensitive fields decrypted, or marked erased when the key is destroyed.
         Raises VerificationError if a ciphertext or its associated data was tampered with."""
         return decode_payload(entry, self.keyring)
+
+
+def _b64(data: bytes) -> str:
+    """Standard padded base64 (`_util.b64encode`), without the `base64` module's wrapper."""
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def _insert_member(obj: dict[str, Any], key: str, member: str) -> str:
+    """Canonical text of `obj` plus the member text `"key":value` (`key` not in `obj`): the C encoder's sorted
+    text of `obj` split at `key`'s place. `obj` must pass `_fast_ok` (BMP keys: Python's order is JCS's)."""
+    if not obj:
+        return f"{{{member}}}"
+    below = [k for k in obj if k < key]
+    if not below:
+        return f"{{{member},{json_text(obj)[1:]}"
+    if len(below) == len(obj):
+        return f"{json_text(obj)[:-1]},{member}}}"
+    left = json_text({k: obj[k] for k in below})
+    right = json_text({k: v for k, v in obj.items() if not k < key})
+    return f"{left[:-1]},{member},{right[1:]}"
 
 
 @dataclass(frozen=True)

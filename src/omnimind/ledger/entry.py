@@ -25,7 +25,7 @@ else (floats, non-BMP keys, subclasses) goes through `rfc8785`. A hypothesis tes
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from hashlib import sha256
 from json.encoder import encode_basestring as _c_encode_str
@@ -57,6 +57,22 @@ _ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False
 )
 _LIMITS = {"category": 32, "action": 64, "actor": 200, "tenant": 64, "subject": 128, "run": 64}
+# The C encoder `_ENCODER.encode` builds on every call, built once (same arguments as `JSONEncoder.iterencode`).
+_c_make_encoder: Callable[..., Callable[[Any, int], Sequence[str]]] | None = getattr(
+    json.encoder, "c_make_encoder", None
+)
+_C_ITER = (
+    _c_make_encoder(None, _ENCODER.default, _c_encode_str, None, ":", ",", True, False, False)
+    if _c_make_encoder is not None
+    else None
+)
+
+
+def json_text(obj: Any) -> str:
+    """`_ENCODER.encode(obj)` without rebuilding the C encoder per call (sorted keys, no whitespace, no NaN)."""
+    if _C_ITER is None or type(obj) is str:
+        return _ENCODER.encode(obj)
+    return "".join(_C_ITER(obj, 0))
 
 
 def _fast_ok(obj: Any) -> bool:
@@ -89,7 +105,7 @@ def canonical_bytes(obj: Any) -> bytes:
     """RFC 8785 canonical JSON bytes of `obj` (fast path when possible, else the `rfc8785` package)."""
     if _fast_ok(obj):
         try:
-            return _ENCODER.encode(obj).encode("utf-8")
+            return json_text(obj).encode("utf-8")
         except UnicodeEncodeError:
             pass  # lone surrogates: let rfc8785 raise its error
     try:
@@ -123,7 +139,35 @@ def _check_str(name: str, value: object, *, optional: bool = False) -> None:
 
 
 def validate(new: NewEntry) -> None:
-    """Raise LedgerError if `new` cannot be logged."""
+    """Raise LedgerError if `new` cannot be logged (the common, valid case is one inline check)."""
+    action, actor, tenant, subject, run, cycle, time = (
+        new.action,
+        new.actor,
+        new.tenant,
+        new.subject,
+        new.run,
+        new.cycle,
+        new.time,
+    )
+    if (
+        new.category in CATEGORIES
+        and type(action) is str
+        and 0 < len(action) <= 64
+        and type(actor) is str
+        and 0 < len(actor) <= 200
+        and type(tenant) is str
+        and 0 < len(tenant) <= 64
+        and (subject is None or (type(subject) is str and 0 < len(subject) <= 128))
+        and (run is None or (type(run) is str and 0 < len(run) <= 64))
+        and (cycle is None or (type(cycle) is int and 0 <= cycle <= _MAX_SAFE))
+        and (time is None or (type(time) is str and len(time) <= 32))
+        and (type(new.payload) is dict or isinstance(new.payload, Mapping))
+    ):
+        return
+    _validate_slow(new)
+
+
+def _validate_slow(new: NewEntry) -> None:
     if new.category not in CATEGORIES:
         raise LedgerError(f"unknown ledger category {new.category!r}", f"use one of {', '.join(sorted(CATEGORIES))}")
     _check_str("action", new.action)
@@ -169,10 +213,38 @@ def envelope_bytes(env: dict[str, Any]) -> bytes:
     fast-path check: the other fields are already known to be str / int / None)."""
     if _fast_ok(env["payload"]):
         try:
-            return _ENCODER.encode(env).encode()
+            return json_text(env).encode()
         except UnicodeEncodeError:
             pass
     return canonical_bytes(env)
+
+
+def envelope_text(index: int, time: str, new: NewEntry, payload_text: str, payload_encoding: str) -> str:
+    """The canonical envelope of a validated `new` as text, given its payload's canonical JSON text: what
+    `envelope_bytes(envelope(...)).decode()` gives, built without the dict and the key sort (the hot path).
+    `.encode()` raises UnicodeEncodeError on lone surrogates: then take `envelope_bytes`, which refuses them."""
+    cycle, run, subject = new.cycle, new.run, new.subject
+    return (
+        f'{{"action":{_c_encode_str(new.action)},"actor":{_c_encode_str(new.actor)},'
+        f'"category":{_c_encode_str(new.category)},"cycle":{"null" if cycle is None else int.__repr__(cycle)},'
+        f'"index":{int.__repr__(index)},"payload":{payload_text},'
+        f'"payload_encoding":{_c_encode_str(payload_encoding)},'
+        f'"run":{"null" if run is None else _c_encode_str(run)},'
+        f'"subject":{"null" if subject is None else _c_encode_str(subject)},'
+        f'"tenant":{_c_encode_str(new.tenant)},"time":{_c_encode_str(time)},"v":{ENVELOPE_VERSION}}}'
+    )
+
+
+def entry_bytes(index: int, time: str, new: NewEntry) -> bytes:
+    """`envelope_bytes(envelope(index, time, new))` of a validated `new` with its plain payload, through
+    `envelope_text` when the payload is a dict of fast-path values (the hot path)."""
+    payload = new.payload
+    if type(payload) is dict and _fast_ok(payload):
+        try:
+            return envelope_text(index, time, new, json_text(payload), "json").encode()
+        except UnicodeEncodeError:
+            pass
+    return envelope_bytes(envelope(index, time, new))
 
 
 class CycleEncoder:
@@ -278,7 +350,8 @@ class Entry:
 
 
 def encode_entries(start: int, time: str, entries: Sequence[NewEntry]) -> list[bytes]:
-    """Canonical envelope bytes for `entries` at indices start, start+1, ... (validates each)."""
+    """Canonical envelope bytes for `entries` at indices start, start+1, ... (validates each; the generic
+    path, the reference the fast encoders are tested against)."""
     out = []
     for i, new in enumerate(entries):
         validate(new)
