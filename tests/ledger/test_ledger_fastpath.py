@@ -243,3 +243,32 @@ def test_ledger_appends_mixed_entries_readably(tmp_path: Path) -> None:
         assert decoded.status == ("plain" if "_sensitive" not in new.payload else "decrypted")
     assert ledger.verify(full=True).ok
     ledger.engine.dispose()
+
+
+def test_destroying_a_key_drops_the_cached_cipher_at_once(tmp_path: Path) -> None:
+    kr = Keyring(tmp_path / "keys")
+    codec = EncryptingCodec(kr)
+    new = NewEntry("run", "x", {"t": "secret", "_sensitive": ["t"]}, "a", subject="S1")
+    other = NewEntry("run", "x", {"t": "kept", "_sensitive": ["t"]}, "a", subject="S2")
+    got = codec.encode_text(0, new)
+    codec.encode_text(1, other)
+    assert got is not None
+    old_kid = json.loads(got[1])["_enc"]["kid"]
+    assert old_kid in {c[0] for c in codec._ciphers.values()}
+    assert kr.shred(kr.keys_of_subject("S1"), "erasure") == [old_kid]
+    assert codec._ciphers == {}  # dropped when the key was destroyed, not at the next append
+    again = codec.encode_text(2, new)
+    assert again is not None
+    assert json.loads(again[1])["_enc"]["kid"] != old_kid  # a new key, never the destroyed one
+    assert old_kid not in {c[0] for c in codec._ciphers.values()}
+
+
+def test_restore_without_a_key_drops_the_cached_cipher(tmp_path: Path) -> None:
+    kr = Keyring(tmp_path / "keys")
+    codec = EncryptingCodec(kr)
+    got = codec.encode_text(0, NewEntry("run", "x", {"t": "s", "_sensitive": ["t"]}, "a", subject="S1"))
+    assert got is not None
+    kid = json.loads(got[1])["_enc"]["kid"]
+    kr.backup(tmp_path / "b.keys", "pw")
+    kr.restore(Keyring.read_backup(tmp_path / "b.keys", "pw"), never_restore={kid})
+    assert codec._ciphers == {} and kr.get(kid) is None

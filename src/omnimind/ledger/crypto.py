@@ -72,6 +72,11 @@ class EncryptingCodec:
         self._ciphers: dict[tuple[str | None, str, str], tuple[str, AESGCM, str, str]] = {}
         self._generation = -1
         self._day: tuple[float, str] = (0.0, "")
+        keyring.on_keys_dropped(self._drop_ciphers)
+
+    def _drop_ciphers(self) -> None:
+        """Forget every cached cipher (a key was destroyed or replaced: none may outlive the keyring's copy)."""
+        self._ciphers.clear()
 
     def _today(self) -> str:
         now = time.time()

@@ -25,7 +25,8 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -96,6 +97,7 @@ class Keyring:
         self._keys: dict[str, DataKey] = {}  # unwrapped cache, by kid
         self._by_scope: dict[tuple[str | None, str, str], str] = {}
         self.generation = 0  # bumped whenever keys are destroyed or replaced (caches must drop theirs)
+        self._listeners: list[weakref.WeakMethod[Callable[[], None]]] = []
         with self._file_lock():
             if self.path.exists():
                 self._load()
@@ -131,6 +133,7 @@ class Keyring:
         if self._doc.get("kek", {}).get("id") != doc["kek"]["id"]:
             self._keys.clear()
             self._by_scope.clear()
+            self._dropped()  # e.g. restored elsewhere with keys left out: derived caches must reload too
         self._doc = doc
         for kid in list(self._keys):
             if kid not in doc["data_keys"]:
@@ -140,10 +143,25 @@ class Keyring:
         atomic_write_bytes(self.path, json.dumps(self._doc, indent=1, sort_keys=True).encode(), mode=0o600)
 
     def _forget(self, kid: str) -> None:
-        self.generation += 1
         dk = self._keys.pop(kid, None)
         if dk is not None:
             self._by_scope.pop((dk.subject, dk.category, dk.epoch), None)
+        self._dropped()
+
+    def on_keys_dropped(self, callback: Callable[[], None]) -> None:
+        """Call the bound method `callback` (held weakly) whenever keys are destroyed or replaced, so caches of
+        objects built from keys (the codec's AES-GCM ciphers) drop them at once, not at their next use."""
+        self._listeners.append(weakref.WeakMethod(callback))
+
+    def _dropped(self) -> None:
+        self.generation += 1
+        alive = []
+        for ref in self._listeners:
+            callback = ref()
+            if callback is not None:
+                callback()
+                alive.append(ref)
+        self._listeners = alive
 
     # ------------------------------------------------------------ KEK
 
@@ -350,7 +368,7 @@ class Keyring:
                                                                          "reason": "restore", "rewrapped": 0}]}
             self._keys.clear()
             self._by_scope.clear()
-            self.generation += 1
+            self._dropped()
             for kid, key in keys.items():
                 if kid in dropped:
                     continue
