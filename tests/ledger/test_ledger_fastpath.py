@@ -272,3 +272,24 @@ def test_restore_without_a_key_drops_the_cached_cipher(tmp_path: Path) -> None:
     kr.backup(tmp_path / "b.keys", "pw")
     kr.restore(Keyring.read_backup(tmp_path / "b.keys", "pw"), never_restore={kid})
     assert codec._ciphers == {} and kr.get(kid) is None
+
+
+def test_cycle_entries_take_the_fast_path_with_a_codec_byte_identically(tmp_path: Path) -> None:
+    """A lab ledger always has a codec; per-cycle entries (never sensitive) still use the cycle encoder, and
+    commit exactly what the generic path commits for the same entries, with or without the codec."""
+    kr = Keyring(tmp_path / "keys")
+    base = make_ledger(sqlite_url(tmp_path / "a.db"), tmp_path / "log.key")
+    coded = Ledger(base.engine, base.signer, base.origin, payload_codec=EncryptingCodec(kr))
+    other = make_ledger(sqlite_url(tmp_path / "b.db"), tmp_path / "log.key")
+    records = [(c, f"{c * 7919:064x}", "ab" * 32) for c in range(1, 40)]
+    with mock.patch("omnimind.clock.iso", return_value="2026-11-26T00:00:00.000000Z"):
+        fast = coded.append_cycles("run-1", records, tenant="t1")
+        slow = other.append_batch([NewEntry("cycle", "step", {"cycle": c, "state_digest": s, "inputs_digest": d},
+                                            "engine", "t1", None, "run-1", c) for c, s, d in records])
+    assert list(fast) == slow
+    for i in fast:
+        assert coded.entry(i).raw == other.entry(i).raw
+        assert coded.entry(i).payload_encoding == "json"
+    assert coded.verify(full=True).ok and other.verify(full=True).ok
+    base.engine.dispose()
+    other.engine.dispose()

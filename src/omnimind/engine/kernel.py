@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 # depend on which optional runtime a machine happens to have. (Read by numba at its first import.)
 os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")
 
-import numba  # noqa: E402
+import numba
 import numpy as np
 from numpy.typing import NDArray
 
