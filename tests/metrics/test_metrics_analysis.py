@@ -17,6 +17,7 @@ from omnimind.metrics import (
     analyze_window,
     default_registry,
     make_surrogate,
+    metastability,
     null_stats,
     reduce_modules,
     surrogate_test,
@@ -137,3 +138,22 @@ def test_reduce_modules_keeps_measures_when_k_covers_dims(coupled_window: tuple[
         assert a["measures"][n]["value"] == pytest.approx(b["measures"][n]["value"], abs=1e-8)  # type: ignore[index]
     small = reduce_modules(X, groups, 1)
     assert small.X.shape == (2000, 3) and small.groups == [[0], [1], [2]]
+
+
+def test_metastability_after_pca_is_stable_under_rounding_noise() -> None:
+    """With pca_k, whitened PC scores have identity covariance, so a PC1 recomputed after z-scoring would be
+    arbitrary (a 1e-13 change of the data once moved σ by 5 %). σ must use each module's own PC1 column."""
+    rng = np.random.default_rng(5)
+    t = np.arange(2000)
+    cols = []
+    for m in range(4):
+        base = np.sin(0.03 * (m + 1) * t + m)
+        cols += [base * (1.0 + 0.2 * k) + 0.2 * rng.standard_normal(2000) for k in range(6)]
+    X = np.column_stack(cols)
+    groups = [list(range(6 * m, 6 * m + 6)) for m in range(4)]
+    eps = 1e-13 * rng.standard_normal(X.shape)
+    a = analyze_window(X, groups, ["metastability"], pca_k=3)["measures"]["metastability"]["value"]
+    b = analyze_window(X + eps, groups, ["metastability"], pca_k=3)["measures"]["metastability"]["value"]
+    assert a == pytest.approx(b, rel=1e-9, abs=1e-12)
+    pc1 = reduce_modules(X, groups, 1).X
+    assert a == pytest.approx(metastability(pc1, [[m] for m in range(4)]), rel=1e-9)

@@ -87,3 +87,26 @@ def test_o_information_signs() -> None:
     assert o_information(LaggedCovariance(S, np.zeros((3, 3)))) == pytest.approx(expected)
     with pytest.raises(MetricError):
         o_information(red, [[0, 1], [2]])
+
+
+def test_pc_signs_do_not_depend_on_lapack(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SVD signs are arbitrary (and flip under 1e-15 perturbations); metastability and PCA scores must not
+    follow them. A LAPACK that returned every singular vector negated must give identical results."""
+    from omnimind.metrics import reduce_modules
+    from omnimind.metrics.complexity import metastability
+
+    rng = np.random.default_rng(11)
+    t = np.arange(3000)
+    X = np.column_stack([np.sin(0.05 * t + k) + 0.3 * rng.standard_normal(3000) for k in range(6)])
+    groups = [[0, 1], [2, 3], [4, 5]]
+    want_meta = metastability(X, groups)
+    want_scores = reduce_modules(X, groups, 1).X
+    real_svd = np.linalg.svd
+
+    def flipped(a: np.ndarray, full_matrices: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        u, s, vt = real_svd(a, full_matrices=full_matrices)
+        return -u, s, -vt
+
+    monkeypatch.setattr(np.linalg, "svd", flipped)
+    assert metastability(X, groups) == want_meta
+    np.testing.assert_array_equal(reduce_modules(X, groups, 1).X, want_scores)

@@ -18,6 +18,18 @@ _PCA_HINT = (
 )
 
 
+def principal_axes(block: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """(singular values, right singular vectors as rows) of a centred block, each vector's sign fixed so its
+    largest-magnitude loading is positive (sklearn's `svd_flip` rule). LAPACK's signs are arbitrary and can
+    flip under a 1e-15 change of the data; PC scores, and measures that are not sign-invariant (phases, LZ
+    binarisation), must not depend on them."""
+    _, s, vt = np.linalg.svd(block, full_matrices=False)
+    if vt.size:
+        lead = vt[np.arange(vt.shape[0]), np.argmax(np.abs(vt), axis=1)]
+        vt = vt * np.where(lead < 0, -1.0, 1.0)[:, None]
+    return s, vt
+
+
 def as_float_matrix(X: object, name: str = "X") -> FloatArray:
     """Return `X` as a finite 2-D float64 array or raise MetricError."""
     try:

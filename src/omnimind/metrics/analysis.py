@@ -19,6 +19,12 @@ from omnimind.metrics.reduce import reduce_modules
 from omnimind.metrics.surrogates import SURROGATE_KINDS, SurrogateStats, make_surrogate, null_stats
 
 
+def _window_metastability(w: WindowData) -> float:
+    if not w.pc_first:
+        return metastability(w.X, w.groups)
+    return metastability(w.X[:, [g[0] for g in w.groups]], [[m] for m in range(len(w.groups))])
+
+
 @dataclass(eq=False)
 class WindowData:
     """What a registered measure sees: the (reduced, standardised) window, modules and chosen partition."""
@@ -29,6 +35,10 @@ class WindowData:
     lag: int = 1
     seed: int = 0
     _cov: LaggedCovariance | None = None
+    # Each module's first column is its PC1 score (per-module PCA ran before z-scoring). Whitened PC scores
+    # have an identity covariance, so "PC1 of the standardised block" would be arbitrary: measures that need
+    # a module's dominant signal must take this column instead.
+    pc_first: bool = False
 
     @property
     def cov(self) -> LaggedCovariance:
@@ -144,7 +154,7 @@ def default_registry() -> MetricRegistry:
     )
     reg.register(
         "metastability",
-        lambda w: metastability(w.X, w.groups),
+        _window_metastability,
         symbol="σ",
         units="dimensionless",
         estimator="var over time of the Kuramoto order parameter of module PC1 Hilbert phases",
@@ -216,8 +226,9 @@ def analyze_window(
     """Compute the requested measures on one T x D window of recorded states; plain JSON-ready dict.
 
     Steps (each stated in the output): optional per-module PCA to `pca_k` components; z-scoring of columns
-    (every measure is invariant to it); the partition — `partition` (module indices per part) if given, else
-    the MIB of `mib_measure` normalised by part size (`mib(..., normalise="size")`); each measure; then `surrogates`
+    (every measure is invariant to it; with PCA, metastability takes each module's PC1 column as its
+    signal); the partition — `partition` (module indices per part) if given, else the MIB of `mib_measure`
+    normalised by part size (`mib(..., normalise="size")`); each measure; then `surrogates`
     seeded surrogates of `surrogate_kind`, evaluated at the same partition, giving null mean, percentile
     interval, corrected value and p-value. Input errors raise MetricError; a measure that cannot be
     computed on this window is reported with value None and its error.
@@ -236,23 +247,24 @@ def analyze_window(
         red = reduce_modules(arr, grp, pca_k)
         arr, grp, explained = red.X, red.groups, red.explained_variance_ratio
     arr = _standardise(arr)
+    pca = pca_k is not None
     n_mod = len(grp)
     part_info: dict[str, object]
     if partition is not None:
         mod_parts = validate_partition(partition, n_mod)
         col_parts = [sorted(c for m in p for c in grp[m]) for p in mod_parts]
         part_info = {"modules": mod_parts, "columns": col_parts, "method": "given"}
-        base = WindowData(arr, grp, col_parts, lag, seed)
+        base = WindowData(arr, grp, col_parts, lag, seed, pc_first=pca)
     elif n_mod >= 2:
         cov = LaggedCovariance.from_samples(arr, lag)
         res = mib(cov, grp, measure=mib_measure, normalise="size")
         col_parts = [list(p) for p in res.columns]
-        base = WindowData(arr, grp, col_parts, lag, seed, cov)
+        base = WindowData(arr, grp, col_parts, lag, seed, cov, pc_first=pca)
         part_info = res.to_dict()
     else:
         col_parts = [list(range(arr.shape[1]))]
         part_info = {"modules": [[0]], "columns": col_parts, "method": "single module"}
-        base = WindowData(arr, grp, col_parts, lag, seed)
+        base = WindowData(arr, grp, col_parts, lag, seed, pc_first=pca)
 
     def run(w: WindowData) -> dict[str, float | str]:
         out: dict[str, float | str] = {}
@@ -271,7 +283,7 @@ def analyze_window(
         for _ in range(surrogates):
             xs = make_surrogate(arr, grp, surrogate_kind, rng)
             try:
-                vals = run(WindowData(xs, grp, col_parts, lag, seed))
+                vals = run(WindowData(xs, grp, col_parts, lag, seed, pc_first=pca))
             except MetricError:
                 vals = {}
             for n in names:

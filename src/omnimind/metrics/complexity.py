@@ -8,7 +8,7 @@ import numpy as np
 import scipy.signal
 
 from omnimind.errors import MetricError
-from omnimind.metrics._linalg import FloatArray, as_float_matrix, logdet_pd, validate_partition
+from omnimind.metrics._linalg import FloatArray, as_float_matrix, logdet_pd, principal_axes, validate_partition
 from omnimind.metrics.covariance import LaggedCovariance
 
 _VECTOR_ROUNDS = 64
@@ -110,14 +110,15 @@ def lempel_ziv_complexity(
 
 
 def module_phases(X: object, groups: Sequence[Sequence[int]]) -> FloatArray:
-    """Instantaneous phase (T x n) of each module's first principal component, via the Hilbert transform."""
+    """Instantaneous phase (T x n) of each module's first principal component (sign: `principal_axes`), via
+    the Hilbert transform."""
     arr = as_float_matrix(X)
     grp = validate_partition(groups, arr.shape[1])
     Z = arr - arr.mean(axis=0)
     sig = np.empty((arr.shape[0], len(grp)))
     for m, g in enumerate(grp):
         block = Z[:, g]
-        _, _, vt = np.linalg.svd(block, full_matrices=False)
+        _, vt = principal_axes(block)
         sig[:, m] = block @ vt[0]
     return np.asarray(np.angle(scipy.signal.hilbert(sig, axis=0)), dtype=np.float64)
 

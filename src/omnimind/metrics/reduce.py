@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from omnimind.errors import MetricError
-from omnimind.metrics._linalg import FloatArray, as_float_matrix, validate_partition
+from omnimind.metrics._linalg import FloatArray, as_float_matrix, principal_axes, validate_partition
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,8 @@ class ReducedModules:
 
 
 def reduce_modules(X: object, groups: Sequence[Sequence[int]], k: int) -> ReducedModules:
-    """Replace each module's columns by its first min(k, d_i) principal-component scores (centred).
+    """Replace each module's columns by its first min(k, d_i) principal-component scores (centred; each
+    component's sign fixed by `principal_axes`, so scores do not depend on LAPACK's arbitrary signs).
 
     PCA inside a module is an invertible linear map within the part followed by truncation, so for k ≥ d_i
     every measure is unchanged; for k < d_i it is an approximation that keeps the most variance.
@@ -38,7 +39,7 @@ def reduce_modules(X: object, groups: Sequence[Sequence[int]], k: int) -> Reduce
     col = 0
     for g in grp:
         block = Z[:, g]
-        _, s, vt = np.linalg.svd(block, full_matrices=False)
+        s, vt = principal_axes(block)
         kk = min(k, len(g))
         blocks.append(block @ vt[:kk].T)
         total = float(np.sum(s**2))
