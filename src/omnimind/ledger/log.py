@@ -15,6 +15,7 @@ and extended incrementally; every proof is checked against its signed checkpoint
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -71,6 +72,8 @@ _COLUMNS = (
 )
 _FIELD_COLUMNS = ("time", "category", "action", "actor", "tenant", "subject", "run", "cycle")
 _FETCH = 20_000
+# Rows per multi-row INSERT on SQLite: within the 999-variable limit of SQLite builds older than 3.32.
+_SQLITE_ROWS = (999 if sqlite3.sqlite_version_info < (3, 32, 0) else 32766) // len(_COLUMNS) // 2
 
 
 def _bytes(value: Any) -> bytes:
@@ -170,6 +173,7 @@ class Ledger:
         self._sql_insert = (
             f"INSERT INTO ledger_entries ({', '.join(_COLUMNS)}) VALUES ({', '.join([p] * len(_COLUMNS))})"
         )
+        self._multi_sql: dict[int, str] = {}  # SQLite: multi-row INSERT statements by row count
         self._sql_head = "SELECT size, compact FROM ledger_head WHERE id = 1" + (" FOR UPDATE" if self._pg else "")
         self._sql_set_head = f"UPDATE ledger_head SET size = {p}, compact = {p}, root = {p}, time = {p} WHERE id = 1"
         self._p = p
@@ -243,9 +247,24 @@ class Ledger:
         finally:
             conn.close()
 
+    def _insert_sqlite(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
+        """Rows as multi-row INSERTs: one statement step per _SQLITE_ROWS rows instead of one per row, which
+        also means one GIL release per step rather than per row when a run's engine thread is busy."""
+        for k in range(0, len(rows), _SQLITE_ROWS):
+            part = rows[k : k + _SQLITE_ROWS]
+            sql = self._multi_sql.get(len(part))
+            if sql is None:
+                one = "(" + ", ".join(["?"] * len(_COLUMNS)) + ")"
+                sql = f"INSERT INTO ledger_entries ({', '.join(_COLUMNS)}) VALUES " + ", ".join([one] * len(part))
+                self._multi_sql[len(part)] = sql
+            cur.execute(sql, [v for row in part for v in row])
+
     def _write(self, cur: Any, start: int, rng: CompactRange, rows: list[tuple[Any, ...]], time: str) -> None:
         try:
-            cur.executemany(self._sql_insert, rows)
+            if self._pg:
+                cur.executemany(self._sql_insert, rows)
+            else:
+                self._insert_sqlite(cur, rows)
         except Exception as exc:  # IntegrityError from either driver
             if "unique" in str(exc).lower() or "duplicate" in str(exc).lower():
                 raise LedgerError(
