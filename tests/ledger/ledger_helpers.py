@@ -5,11 +5,51 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
+from hypothesis import strategies as st
 
 from omnimind.ledger import Ledger, NewEntry, load_or_create_signer
 from omnimind.storage import create_engine, upgrade
 
 ORIGIN = "omnimind.test/lab"
+
+
+# JSON values for the canonical-encoding property tests (entry and append fast path).
+SAFE = 2**53 - 1
+# Characters that exercise escapes (controls, quotes, backslash), U+2028/9, BMP private-use and non-BMP.
+CHARS = st.one_of(
+    st.characters(codec="utf-8"),
+    st.sampled_from(
+        [
+            '"',
+            "\\",
+            "\b",
+            "\f",
+            "\n",
+            "\r",
+            "\t",
+            "\x00",
+            "\x1f",
+            "\x7f",
+            "\u2028",
+            "\ue000",
+            "\uffff",
+            "\U0001f600",
+            "é",
+        ]
+    ),
+)
+TEXT = st.text(alphabet=CHARS, max_size=12)
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-SAFE, SAFE), TEXT)
+PLAIN = st.recursive(
+    SCALARS,
+    lambda kids: st.one_of(st.lists(kids, max_size=5), st.dictionaries(TEXT, kids, max_size=5)),
+    max_leaves=30,
+)
+ANY = st.recursive(
+    st.one_of(SCALARS, st.floats(allow_nan=False, allow_infinity=False)),
+    lambda kids: st.one_of(st.lists(kids, max_size=5), st.dictionaries(TEXT, kids, max_size=5)),
+    max_leaves=30,
+)
 
 
 def make_ledger(url: str, key: Path, origin: str = ORIGIN) -> Ledger:

@@ -9,6 +9,7 @@ import pytest
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ledger_helpers import ANY, PLAIN, SAFE
 
 from omnimind.errors import LedgerError, VerificationError
 from omnimind.ledger.entry import (
@@ -20,45 +21,6 @@ from omnimind.ledger.entry import (
     canonical_bytes,
     encode_entries,
     envelope,
-)
-
-SAFE = 2**53 - 1
-# Text that exercises escapes (controls, quotes, backslash), U+2028/9, BMP private-use and non-BMP chars.
-TEXT = st.text(
-    alphabet=st.one_of(
-        st.characters(codec="utf-8"),
-        st.sampled_from(
-            [
-                '"',
-                "\\",
-                "\b",
-                "\f",
-                "\n",
-                "\r",
-                "\t",
-                "\x00",
-                "\x1f",
-                "\x7f",
-                "\u2028",
-                "\ue000",
-                "\uffff",
-                "\U0001f600",
-                "é",
-            ]
-        ),
-    ),
-    max_size=12,
-)
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-SAFE, SAFE), TEXT)
-PLAIN = st.recursive(
-    SCALARS,
-    lambda kids: st.one_of(st.lists(kids, max_size=5), st.dictionaries(TEXT, kids, max_size=5)),
-    max_leaves=30,
-)
-ANY = st.recursive(
-    st.one_of(SCALARS, st.floats(allow_nan=False, allow_infinity=False)),
-    lambda kids: st.one_of(st.lists(kids, max_size=5), st.dictionaries(TEXT, kids, max_size=5)),
-    max_leaves=30,
 )
 
 

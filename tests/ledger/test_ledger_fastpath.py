@@ -15,7 +15,7 @@ import rfc8785
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from ledger_helpers import make_ledger
+from ledger_helpers import ANY, CHARS, PLAIN, SAFE, TEXT, make_ledger
 
 from omnimind.errors import LedgerError
 from omnimind.ledger import Ledger, NewEntry
@@ -36,28 +36,11 @@ from omnimind.ledger.entry import (
 from omnimind.ledger.keys import Keyring
 from omnimind.storage import sqlite_url
 
-SAFE = 2**53 - 1
-CHARS = st.one_of(
-    st.characters(codec="utf-8"),
-    st.sampled_from(['"', "\\", "\b", "\n", "\x00", "\x1f", "\x7f", "\u2028", "\ue000", "\uffff", "\U0001f600", "é"]),
-)
-TEXT = st.text(alphabet=CHARS, max_size=10)
 # Keys around "_enc" in sort order (the encrypted member is spliced in there), plus arbitrary text.
 KEYS = st.one_of(
     st.sampled_from(["A", "Z", "_", "_a", "_e", "_en", "_enc0", "_f", "a", "i", "text", "é", "\ue000", "\U0001f600"]),
     TEXT,
 ).filter(lambda k: k not in ("_enc", "_sensitive"))
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-SAFE, SAFE), TEXT)
-PLAIN = st.recursive(
-    SCALARS,
-    lambda kids: st.one_of(st.lists(kids, max_size=4), st.dictionaries(TEXT, kids, max_size=4)),
-    max_leaves=20,
-)
-ANY = st.recursive(
-    st.one_of(SCALARS, st.floats(allow_nan=False, allow_infinity=False)),
-    lambda kids: st.one_of(st.lists(kids, max_size=4), st.dictionaries(TEXT, kids, max_size=4)),
-    max_leaves=20,
-)
 
 
 SUBJECTS = st.sampled_from(["S1", "p-7f3a", "é\u2028", "\U0001f600", 'q"\\'])
