@@ -14,7 +14,6 @@ from numpy.typing import NDArray
 
 from omnimind.engine.modules import F64, BuiltinModule
 
-_EMPTY = np.zeros(0)
 _ARRAYS = ("W", "R", "M", "S", "surprise", "sigma", "keep", "leak", "gain", "kappa")
 
 
@@ -77,11 +76,11 @@ class FusedBank:
 
         self._k_step, self._k_salience, self._k_observe = kernel.bank_step, kernel.salience, kernel.observe
 
-    def step(self, broadcast: F64, stimulus: F64 | None, noise: F64, row: F64) -> None:
-        """Advance every module one cycle in place (`noise`: this cycle's σ-scaled draw, M × d_max); the new
-        concatenated states go into `row`."""
+    def step(self, broadcast: F64, stimulus: F64, noise: F64, row: F64) -> None:
+        """Advance every module one cycle in place (`noise`: this cycle's σ-scaled draw, M × d_max; `stimulus`
+        empty without stimuli); the new concatenated states go into `row`."""
         self._k_step(self.Z, self.W, noise, self.nonlin, self._keep1, self._leak1, self.dims, broadcast,
-                     _EMPTY if stimulus is None else stimulus, self._pre, row)
+                     stimulus, self._pre, row)
 
     def salience(self, out: F64) -> F64:
         """Candidate contents (kept for `contents`) and saliences written into `out`."""

@@ -169,7 +169,7 @@ class IntegrationLoop:
     def _step_user(self, row: F64, stim: F64, noise: F64) -> int:
         ws, nb, bank = self.workspace, self._nb, self.bank
         prev = ws.broadcast.copy()
-        bank.step(prev, stim if stim.size else None, noise, row[: self._builtin_width])
+        bank.step(prev, stim, noise, row[: self._builtin_width])
         off = self._builtin_width
         user_stim = stim if stim.size else None
         for j, mod in enumerate(self.user_modules):
